@@ -85,7 +85,7 @@ class Ledger:
         return frame.sort_values(["stage", "item_kind", "item_id"], kind="stable").reset_index(drop=True)
 
     def write(self, path: Path) -> Path:
-        """Write the ledger to ``path`` (Parquet) through a temporary file, so a reader never sees half of it."""
+        """Write the ledger as Parquet through a temporary file, so no reader ever sees half of it."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(path.name + ".partial")
