@@ -1,0 +1,407 @@
+"""WebDataset input for EchoVLM: shard discovery, sample decoding with counted skips, and batching.
+
+Shards are ``{split}/shard-NNNNNN.tar`` with a ``sizes.json`` per split (see docs/model.md). Each
+sample has ``KEY.jpg``, optional ``KEY.npy`` frames, ``KEY.txt`` and ``KEY.json``. A sample that cannot
+be used (no image, no caption, undecodable member) is skipped with a rate-limited warning and counted;
+the counts travel with the batches to the training process, because the loader workers are separate
+processes. A run of consecutive failures raises instead of spinning forever on a bad dataset.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+import echoground
+from echoground.logs import RateLimitedLogger
+from echovlm.model.config import EchoVLMConfig
+from echovlm.model.preprocess import frames_to_tensor, image_to_tensor
+
+logger = logging.getLogger(__name__)
+
+VIEW_VOCABULARY_PATH = Path(echoground.__file__).resolve().parent / "views" / "vocabulary.yaml"
+UNCERTAIN_VIEW = "uncertain"
+
+
+def load_coarse_views(path: Path = VIEW_VOCABULARY_PATH) -> tuple[str, ...]:
+    """Return the coarse view names of the EchoGround view vocabulary, in file order."""
+    import yaml
+
+    if not path.is_file():
+        raise FileNotFoundError(f"view vocabulary {path} not found; it is part of the echoground package")
+    return tuple(yaml.safe_load(path.read_text(encoding="utf-8"))["coarse"])
+
+
+class ShardError(RuntimeError):
+    """The shard folder is missing, empty or unreadable."""
+
+
+@dataclass(frozen=True)
+class SplitShards:
+    """The tar files of one split and the sample count recorded in its ``sizes.json`` (None if absent)."""
+
+    split: str
+    urls: tuple[str, ...]
+    samples: int | None
+
+
+def find_shards(shards_dir: str | Path, split: str) -> SplitShards:
+    """List the tar files of one split, checking the folder and ``sizes.json``.
+
+    Raises:
+        ShardError: When the folder or split is missing, holds no tar file, or ``sizes.json`` is invalid.
+    """
+    root = Path(shards_dir)
+    if not root.is_dir():
+        raise ShardError(
+            f"shard directory {root} not found: pass the build's shards/ folder, which holds train/, val/ "
+            "and test/"
+        )
+    directory = root / split
+    if not directory.is_dir():
+        present = sorted(path.name for path in root.iterdir() if path.is_dir())
+        raise ShardError(f"split folder {directory} not found; {root} contains {present or 'no folders'}")
+    tars = sorted(directory.glob("*.tar"))
+    if not tars:
+        raise ShardError(f"no .tar shards in {directory}: the split is empty or the build did not finish")
+    empty = [tar.name for tar in tars if tar.stat().st_size == 0]
+    if empty:
+        raise ShardError(f"empty shard files in {directory}: {empty}; rebuild those shards")
+
+    samples = None
+    sizes_path = directory / "sizes.json"
+    if sizes_path.is_file():
+        try:
+            sizes = json.loads(sizes_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ShardError(f"{sizes_path} is not valid JSON: {error}") from error
+        missing = sorted(set(sizes) - {tar.name for tar in tars})
+        if missing:
+            raise ShardError(f"{sizes_path} lists shards that do not exist: {missing}")
+        samples = sum(int(sizes.get(tar.name, 0)) for tar in tars)
+    else:
+        logger.warning("%s not found: the epoch length must be given explicitly", sizes_path)
+    return SplitShards(split, tuple(str(tar) for tar in tars), samples)
+
+
+class SkipCounter:
+    """Count skipped samples per reason inside one loader process and raise on a run of failures.
+
+    Args:
+        max_consecutive: Raise after this many failures in a row, since a dataset where nothing decodes
+            would otherwise be resampled forever.
+    """
+
+    def __init__(self, max_consecutive: int = 500) -> None:
+        self.max_consecutive = max_consecutive
+        self.counts: Counter[str] = Counter()
+        self._reported: Counter[str] = Counter()
+        self.consecutive = 0
+        self._warnings = RateLimitedLogger(logger, limit=10)
+
+    def skip(self, reason: str, message: str) -> None:
+        self.counts[reason] += 1
+        self.consecutive += 1
+        self._warnings.warning(reason, "skipped sample (%s): %s", reason, message)
+        if self.consecutive >= self.max_consecutive:
+            raise ShardError(
+                f"{self.consecutive} consecutive samples or shards failed; last: {reason}: {message}. "
+                "Check the shards with `tar tf` and rebuild the broken ones"
+            )
+
+    def success(self) -> None:
+        self.consecutive = 0
+
+    def handle_exception(self, error: Exception) -> bool:
+        """WebDataset handler for shard-level errors (corrupt tar, unreadable file): count and continue."""
+        self.skip("unreadable_shard", f"{type(error).__name__}: {error}")
+        return True
+
+    def take_new_counts(self) -> dict[str, int]:
+        """Return the counts added since the last call."""
+        new = self.counts - self._reported
+        self._reported = self.counts.copy()
+        return dict(new)
+
+
+class SampleDecoder:
+    """Decode one raw WebDataset sample into tensors and metadata, or return None to skip it."""
+
+    def __init__(
+        self,
+        model_config: EchoVLMConfig,
+        counter: SkipCounter,
+        num_frames: int = 1,
+        max_negatives: int = 2,
+        view_names: tuple[str, ...] | None = None,
+        train: bool = True,
+    ) -> None:
+        self.model_config = model_config
+        self.counter = counter
+        self.num_frames = num_frames
+        self.max_negatives = max_negatives
+        self.view_index = {name: index for index, name in enumerate(view_names or load_coarse_views())}
+        self.train = train
+
+    def __call__(self, raw: dict[str, Any]) -> dict[str, Any] | None:
+        key = raw.get("__key__", "?")
+        where = f"key {key} in {raw.get('__url__', '?')}"
+        if "json" not in raw:
+            self.counter.skip("missing_json", where)
+            return None
+        try:
+            meta = json.loads(raw["json"].decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            self.counter.skip("invalid_json", f"{where}: {error}")
+            return None
+        where = f"subject_id {meta.get('subject_id')} study_id {meta.get('study_id')} {where}"
+
+        caption = raw["txt"].decode("utf-8", errors="replace").strip() if "txt" in raw else ""
+        caption = caption or str(meta.get("caption") or "").strip()
+        if not caption:
+            self.counter.skip("missing_caption", where)
+            return None
+        if "jpg" not in raw:
+            self.counter.skip("missing_image", where)
+            return None
+        try:
+            pixels = self._pixels(raw)
+        except (OSError, ValueError) as error:
+            self.counter.skip("invalid_image", f"{where}: {error}")
+            return None
+
+        negatives = [item["text"] for item in meta.get("negatives") or [] if item.get("text")]
+        if self.train and len(negatives) > self.max_negatives:
+            negatives = random.sample(negatives, self.max_negatives)
+        view = meta.get("view_coarse") or UNCERTAIN_VIEW
+        if view != UNCERTAIN_VIEW and view not in self.view_index:
+            self.counter.skip("unknown_view", f"{where}: view_coarse {view!r}")
+            return None
+        self.counter.success()
+        return {
+            "key": key,
+            "pixels": pixels,
+            "caption": caption,
+            "negatives": negatives[: self.max_negatives] if self.train else negatives,
+            "view_id": self.view_index.get(view, -1),
+            "findings_key": str(meta.get("findings_key") or key),
+            "meta": meta,
+        }
+
+    def _pixels(self, raw: dict[str, Any]) -> torch.Tensor:
+        if self.num_frames > 1 and "npy" in raw:
+            frames = np.load(io.BytesIO(raw["npy"]), allow_pickle=False)
+            if frames.ndim != 4 or frames.dtype != np.uint8 or len(frames) == 0:
+                raise ValueError(f"frames array has shape {frames.shape} and dtype {frames.dtype}")
+            indices = (
+                np.linspace(0, len(frames) - 1, num=min(self.num_frames, len(frames))).round().astype(int)
+            )
+            return frames_to_tensor(frames[indices], self.model_config)
+        with Image.open(io.BytesIO(raw["jpg"])) as image:
+            image.load()
+            return image_to_tensor(image, self.model_config).unsqueeze(0)
+
+
+class Collator:
+    """Stack decoded samples into a batch: padded frames, tokens, negatives and view and findings ids."""
+
+    def __init__(self, tokenizer: Any, max_length: int, counter: SkipCounter, max_negatives: int) -> None:
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.counter = counter
+        self.max_negatives = max_negatives
+
+    def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        encoded = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
+        return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+    def __call__(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        count = len(samples)
+        frames = max(sample["pixels"].shape[0] for sample in samples)
+        channels, height, width = samples[0]["pixels"].shape[1:]
+        pixels = torch.zeros(count, frames, channels, height, width)
+        frame_mask = torch.zeros(count, frames, dtype=torch.bool)
+        for index, sample in enumerate(samples):
+            length = sample["pixels"].shape[0]
+            pixels[index, :length] = sample["pixels"]
+            frame_mask[index, :length] = True
+
+        tokens = self._tokenize([sample["caption"] for sample in samples])
+        slots = max([len(sample["negatives"]) for sample in samples] + [1])
+        negative_valid = torch.zeros(count, slots, dtype=torch.bool)
+        negative_texts = []
+        for index, sample in enumerate(samples):
+            negative_valid[index, : len(sample["negatives"])] = True
+            negative_texts.extend(sample["negatives"])
+        if negative_texts:
+            negative_tokens = self._tokenize(negative_texts)
+        else:
+            negative_tokens = {
+                "input_ids": torch.zeros(0, 1, dtype=torch.long),
+                "attention_mask": torch.zeros(0, 1, dtype=torch.long),
+            }
+
+        findings = {}
+        findings_ids = [findings.setdefault(sample["findings_key"], len(findings)) for sample in samples]
+        return {
+            "pixels": pixels,
+            "frame_mask": frame_mask,
+            "input_ids": tokens["input_ids"],
+            "attention_mask": tokens["attention_mask"],
+            "negative_input_ids": negative_tokens["input_ids"],
+            "negative_attention_mask": negative_tokens["attention_mask"],
+            "negative_valid": negative_valid,
+            "view_ids": torch.tensor([sample["view_id"] for sample in samples], dtype=torch.long),
+            "findings_ids": torch.tensor(findings_ids, dtype=torch.long),
+            "keys": [sample["key"] for sample in samples],
+            "captions": [sample["caption"] for sample in samples],
+            "negatives": [sample["negatives"] for sample in samples],
+            "meta": [sample["meta"] for sample in samples],
+            "skipped": self.counter.take_new_counts(),
+        }
+
+
+@dataclass
+class LoaderConfig:
+    """Input pipeline settings.
+
+    Attributes:
+        batch_size: Samples per batch on each process.
+        num_workers: DataLoader worker processes per training process.
+        num_frames: Frames per clip read from ``KEY.npy``; 1 uses the key frame ``KEY.jpg`` only.
+        max_negatives: Counterfactual negatives per sample sent to the text encoder during training.
+        shuffle_buffer: Samples held in the shuffle buffer of each worker.
+        max_consecutive_failures: Raise after this many bad samples or shards in a row.
+        worker_timeout_s: Seconds to wait for a worker's batch before failing with an error.
+    """
+
+    batch_size: int = 32
+    num_workers: int = 2
+    num_frames: int = 1
+    max_negatives: int = 2
+    shuffle_buffer: int = 1000
+    max_consecutive_failures: int = 500
+    worker_timeout_s: float = 600.0
+
+
+def build_loader(
+    shards: SplitShards,
+    model_config: EchoVLMConfig,
+    tokenizer: Any,
+    config: LoaderConfig,
+    *,
+    train: bool,
+    seed: int = 0,
+    epoch: int = 0,
+    batches_per_epoch: int | None = None,
+) -> torch.utils.data.DataLoader:
+    """Build a DataLoader over one split.
+
+    For training the shards are resampled with replacement (``resampled=True``), shuffled, batched in
+    the workers and cut to ``batches_per_epoch`` batches per process with ``with_epoch``; the shard
+    and sample order follow ``seed``, ``epoch`` and the process rank. For evaluation every sample is
+    read once, in order, and the last batch may be smaller.
+    """
+    import webdataset as wds
+
+    counter = SkipCounter(config.max_consecutive_failures)
+    decoder = SampleDecoder(model_config, counter, config.num_frames, config.max_negatives, train=train)
+    collate = Collator(tokenizer, model_config.text_max_length, counter, config.max_negatives)
+    workers = config.num_workers
+    if train:
+        if batches_per_epoch is None or batches_per_epoch < 1:
+            raise ValueError(f"batches_per_epoch must be >= 1 for training, got {batches_per_epoch}")
+        # Resampling draws shards independently in each process, so no node or worker split is needed.
+        dataset = wds.WebDataset(
+            list(shards.urls),
+            resampled=True,
+            shardshuffle=False,
+            handler=counter.handle_exception,
+            nodesplitter=None,
+            workersplitter=None,
+        )
+        _make_shard_sampling_deterministic(dataset, seed * 1_000_003 + epoch)
+        dataset = dataset.compose(WorkerSeededShuffle(config.shuffle_buffer, seed * 7919 + epoch))
+        per_worker = -(-batches_per_epoch // max(1, workers))
+        dataset = dataset.map(decoder, handler=counter.handle_exception)
+        dataset = dataset.batched(config.batch_size, collation_fn=collate, partial=False)
+        dataset = dataset.with_epoch(per_worker)
+    else:
+        dataset = wds.WebDataset(
+            list(shards.urls),
+            shardshuffle=False,
+            handler=counter.handle_exception,
+            nodesplitter=None,
+            workersplitter=wds.split_by_worker,
+            empty_check=False,
+        )
+        workers = min(workers, len(shards.urls))
+        dataset = dataset.map(decoder, handler=counter.handle_exception)
+        dataset = dataset.batched(config.batch_size, collation_fn=collate, partial=True)
+
+    generator = torch.Generator()
+    generator.manual_seed(seed * 1_000_003 + epoch)
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=None,
+        num_workers=workers,
+        timeout=config.worker_timeout_s if workers > 0 else 0,
+        persistent_workers=False,
+        generator=generator,
+        prefetch_factor=4 if workers > 0 else None,
+    )
+
+
+class WorkerSeededShuffle:
+    """Shuffle a sample stream through a buffer, seeded by ``seed``, the process rank and the worker id.
+
+    WebDataset's own ``shuffle(seed=...)`` gives every worker the same seed, so workers that draw the
+    same shard would emit identical batches.
+    """
+
+    def __init__(self, buffer_size: int, seed: int) -> None:
+        self.buffer_size = buffer_size
+        self.seed = seed
+
+    def __call__(self, samples: Any) -> Any:
+        import webdataset as wds
+
+        rng = random.Random(self.seed * 100_003 + wds.utils.pytorch_worker_seed())
+        buffer: list[Any] = []
+        for sample in samples:
+            if len(buffer) < self.buffer_size:
+                buffer.append(sample)
+                continue
+            index = rng.randrange(len(buffer))
+            buffer[index], sample = sample, buffer[index]
+            yield sample
+        rng.shuffle(buffer)
+        yield from buffer
+
+
+def _make_shard_sampling_deterministic(dataset: Any, seed: int) -> None:
+    """Seed the resampled shard list of a WebDataset.
+
+    webdataset 1.0.2 seeds ``ResampledShards`` from the time and ``os.urandom`` unless ``deterministic``
+    is set; with it, the seed combines ``seed``, the process rank and the worker id.
+    """
+    sampler = dataset.pipeline[0]
+    if not hasattr(sampler, "deterministic"):
+        raise TypeError(
+            f"expected webdataset's ResampledShards first in the pipeline, found {type(sampler).__name__}; "
+            "the webdataset version differs from the pinned 1.0.2"
+        )
+    sampler.deterministic = True
+    sampler.seed = seed
