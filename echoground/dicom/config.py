@@ -1,0 +1,63 @@
+"""Settings of the DICOM stage, with the defaults used when a caller passes none."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DicomConfig:
+    """Settings of the DICOM stage.
+
+    Attributes:
+        n_frames: Maximum number of frames kept per clip.
+        size: Side in pixels of the square output frames.
+        workers: Number of worker processes for the header and pixel passes (1 runs in-process).
+        default_heart_rate_bpm: Heart rate assumed when (0018,1088) Heart Rate is missing or
+            implausible. 75 bpm is a typical adult resting rate, so a sampled window covers one
+            cycle of 800 ms.
+        min_heart_rate_bpm: Lowest Heart Rate value accepted from a header.
+        max_heart_rate_bpm: Highest Heart Rate value accepted from a header.
+        cycles: Number of cardiac cycles the kept frames span when the cine is long enough.
+        max_decoded_bytes: Maximum bytes of decoded RGB frames held for one clip. A header whose kept
+            frames would exceed it is rejected before any decoding.
+        max_frame_pixels: Maximum Rows x Columns of one frame.
+        colour_chroma_min: Chroma (max minus min of R, G, B, 0-255) at or above which a pixel counts
+            as colour-flow coded.
+        colour_fraction_min: Fraction of sector pixels that must be colour coded for a clip to count
+            as colour Doppler.
+        motion_threshold: Standard deviation of grey level (0-255) across the kept frames above which
+            a pixel counts as moving when the sector is found from the data.
+        intensity_threshold: Grey level (0-255) above which a pixel counts as image content when a
+            single frame gives no motion.
+        min_sector_fraction: Minimum area of a data-derived sector, as a fraction of the image, below
+            which the data mask is discarded.
+    """
+
+    n_frames: int = 16
+    size: int = 224
+    workers: int = 1
+    default_heart_rate_bpm: float = 75.0
+    min_heart_rate_bpm: float = 20.0
+    max_heart_rate_bpm: float = 250.0
+    cycles: float = 1.0
+    max_decoded_bytes: int = 512 * 1024 * 1024
+    max_frame_pixels: int = 4096 * 4096
+    colour_chroma_min: int = 80
+    colour_fraction_min: float = 0.01
+    motion_threshold: float = 4.0
+    intensity_threshold: int = 12
+    min_sector_fraction: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.n_frames < 1:
+            raise ValueError(f"DicomConfig.n_frames must be at least 1, got {self.n_frames}")
+        if self.size < 8:
+            raise ValueError(f"DicomConfig.size must be at least 8 pixels, got {self.size}")
+        if self.workers < 1:
+            raise ValueError(f"DicomConfig.workers must be at least 1, got {self.workers}")
+        if not self.min_heart_rate_bpm < self.default_heart_rate_bpm < self.max_heart_rate_bpm:
+            raise ValueError(
+                f"DicomConfig.default_heart_rate_bpm {self.default_heart_rate_bpm} must lie between "
+                f"min_heart_rate_bpm {self.min_heart_rate_bpm} and max_heart_rate_bpm {self.max_heart_rate_bpm}"
+            )

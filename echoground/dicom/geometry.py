@@ -1,0 +1,74 @@
+"""Crop to the sector, pad to a square and resize, keeping the physical calibration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How source pixels map to output pixels: crop box (inclusive-exclusive), scale and paste offset."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    scale: float
+    offset_x: int
+    offset_y: int
+    resized_width: int
+    resized_height: int
+
+
+def plan_geometry(mask: np.ndarray, size: int) -> Geometry:
+    """Return the crop to the mask's bounding box and the aspect-preserving fit into ``size`` x ``size``."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    columns = np.flatnonzero(mask.any(axis=0))
+    y0, y1 = int(rows[0]), int(rows[-1]) + 1
+    x0, x1 = int(columns[0]), int(columns[-1]) + 1
+    height, width = y1 - y0, x1 - x0
+    scale = size / max(height, width)
+    resized_width = max(1, min(size, round(width * scale)))
+    resized_height = max(1, min(size, round(height * scale)))
+    return Geometry(
+        x0,
+        y0,
+        x1,
+        y1,
+        scale,
+        (size - resized_width) // 2,
+        (size - resized_height) // 2,
+        resized_width,
+        resized_height,
+    )
+
+
+def apply_geometry(
+    frames: np.ndarray, mask: np.ndarray, geometry: Geometry, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mask, crop, resize and pad ``frames`` (T, rows, columns, 3); return (T, size, size, 3) and the mask.
+
+    Pixels outside the resized mask are zero in every output frame, whatever the resampling filter
+    spreads across the mask edge.
+    """
+    g = geometry
+    crop_mask = mask[g.y0 : g.y1, g.x0 : g.x1]
+    target = (g.resized_width, g.resized_height)
+    mask_image = Image.fromarray(crop_mask.astype(np.uint8) * 255).resize(target, Image.Resampling.NEAREST)
+    out_mask = np.zeros((size, size), dtype=bool)
+    out_mask[g.offset_y : g.offset_y + g.resized_height, g.offset_x : g.offset_x + g.resized_width] = (
+        np.asarray(mask_image) > 127
+    )
+
+    output = np.zeros((len(frames), size, size, 3), dtype=np.uint8)
+    for index, frame in enumerate(frames):
+        crop = frame[g.y0 : g.y1, g.x0 : g.x1] * crop_mask[:, :, None]
+        resized = np.asarray(Image.fromarray(crop).resize(target, Image.Resampling.BILINEAR))
+        output[
+            index, g.offset_y : g.offset_y + g.resized_height, g.offset_x : g.offset_x + g.resized_width
+        ] = resized
+    output[:, ~out_mask] = 0
+    return output, out_mask

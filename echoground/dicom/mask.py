@@ -1,0 +1,109 @@
+"""The sector mask: which pixels are ultrasound data, so that text, ECG traces and labels are zeroed.
+
+The data-derived fan starts from the pixels that are bright in any kept frame or whose grey level
+changes across the kept frames. A morphological opening cuts thin ECG traces and text strokes away,
+the largest connected region is kept, and its convex hull is filled (a sector up to 180 degrees is
+convex, so dark cavities inside it stay in the mask). Valid ultrasound regions bound the mask: a 2D
+region's rectangle is intersected with the fan; M-mode and spectral regions are used as rectangles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+from scipy import ndimage
+from scipy.spatial import ConvexHull, QhullError
+
+from echoground.dicom.config import DicomConfig
+from echoground.dicom.errors import DicomRejected
+from echoground.dicom.header import HeaderInfo
+from echoground.dicom.regions import SPATIAL_2D, image_regions
+
+
+@dataclass(frozen=True)
+class SectorMask:
+    """Boolean (rows, columns) mask of ultrasound data and where it came from (regions, data, or both)."""
+
+    mask: np.ndarray
+    source: str
+
+
+def grey(frames: np.ndarray) -> np.ndarray:
+    """Return the (T, rows, columns) float32 luma of RGB uint8 frames (ITU-R BT.601 weights)."""
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return frames.astype(np.float32) @ weights
+
+
+def data_fan(frames: np.ndarray, config: DicomConfig) -> np.ndarray:
+    """Return the data-derived sector of ``frames`` (T, rows, columns, 3), possibly all False."""
+    luma = grey(frames)
+    candidate = luma.max(axis=0) > config.intensity_threshold
+    if len(frames) > 1:
+        candidate |= luma.std(axis=0) > config.motion_threshold
+    return _clean(candidate, config)
+
+
+def _clean(candidate: np.ndarray, config: DicomConfig) -> np.ndarray:
+    rows, columns = candidate.shape
+    radius = max(2, round(min(rows, columns) * 0.01))
+    structure = np.ones((2 * radius + 1, 2 * radius + 1), dtype=bool)
+    opened = ndimage.binary_opening(candidate, structure=structure)
+    labels, count = ndimage.label(opened)
+    if count == 0:
+        return np.zeros_like(candidate)
+    sizes = np.bincount(labels.ravel())[1:]
+    largest = labels == (int(np.argmax(sizes)) + 1)
+    if largest.mean() < config.min_sector_fraction:
+        return np.zeros_like(candidate)
+    return _convex_fill(largest)
+
+
+def _convex_fill(mask: np.ndarray) -> np.ndarray:
+    """Return the filled convex hull of ``mask``: a sector (up to 180 degrees) is convex, its dark cavities are not."""
+    rows, columns = np.nonzero(mask)
+    points = np.column_stack([columns, rows]).astype(np.float64)
+    try:
+        hull = ConvexHull(points)
+    except QhullError:
+        return mask
+    canvas = Image.new("L", (mask.shape[1], mask.shape[0]), 0)
+    ImageDraw.Draw(canvas).polygon([tuple(points[index]) for index in hull.vertices], fill=1, outline=1)
+    return np.asarray(canvas, dtype=bool)
+
+
+def region_mask(info: HeaderInfo, spatial_formats: tuple[int, ...]) -> np.ndarray:
+    """Return the union of the rectangles of valid image regions with the given spatial formats."""
+    mask = np.zeros((info.rows, info.columns), dtype=bool)
+    for region in image_regions(info.regions):
+        if region.spatial_format in spatial_formats:
+            mask[region.y0 : region.y1 + 1, region.x0 : region.x1 + 1] = True
+    return mask
+
+
+def sector_mask(info: HeaderInfo, fan: np.ndarray, clip_kind: str, config: DicomConfig) -> SectorMask:
+    """Build the mask of one clip from its valid regions and its data-derived fan (see :func:`data_fan`).
+
+    Raises:
+        DicomRejected: neither the regions nor the pixels show any ultrasound data.
+    """
+    min_area = config.min_sector_fraction * info.rows * info.columns
+    if info.regions_valid:
+        if clip_kind in ("spectral_doppler", "m_mode"):
+            rectangles = region_mask(info, (1, 2, 3))
+            if rectangles.sum() >= min_area:
+                return SectorMask(rectangles, "regions")
+        rectangles = region_mask(info, (SPATIAL_2D,))
+        if rectangles.sum() >= min_area:
+            combined = rectangles & fan
+            if combined.sum() >= min_area:
+                return SectorMask(combined, "regions_and_data")
+            return SectorMask(rectangles, "regions")
+    if fan.sum() >= min_area:
+        return SectorMask(fan, "data")
+    raise DicomRejected(
+        "no_sector_found",
+        f"{info.path}: no ultrasound sector found (no valid 2D region and no moving or bright area covering "
+        f"{config.min_sector_fraction:.0%} of the image)",
+    )

@@ -1,0 +1,343 @@
+"""The DICOM stage: header pass, clip kind, frame decode, sector mask, resize and the run ledger.
+
+:func:`process_file` turns one file into a :class:`ClipResult` held in memory; :func:`process_batch`
+runs it over a record list with worker processes, writes the frames and masks under ``out_dir/frames``
+and returns the clips table and a ledger row for every input file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from echoground.dicom.clip_kind import decide_clip_kind
+from echoground.dicom.config import DicomConfig
+from echoground.dicom.decode import decode_frames
+from echoground.dicom.errors import DicomRejected
+from echoground.dicom.geometry import apply_geometry, plan_geometry
+from echoground.dicom.header import HeaderInfo, read_header
+from echoground.dicom.mask import data_fan, sector_mask
+from echoground.dicom.regions import calibration_cm
+from echoground.dicom.sampling import select_frames
+from echoground.ledger import Ledger, Status
+from echoground.logs import RateLimitedLogger
+
+logger = logging.getLogger(__name__)
+STAGE = "dicom"
+ITEM_KIND = "dicom_file"
+
+CLIP_COLUMNS = [
+    "clip_id",
+    "subject_id",
+    "study_id",
+    "dicom_filepath",
+    "clip_kind",
+    "clip_kind_source",
+    "colour_fraction",
+    "n_frames_source",
+    "frame_indices",
+    "frame_times_ms",
+    "frame_rate_hz",
+    "timing_source",
+    "heart_rate_bpm",
+    "heart_rate_source",
+    "cm_per_pixel_x",
+    "cm_per_pixel_y",
+    "mask_source",
+    "crop_box",
+    "transfer_syntax",
+    "photometric",
+    "rows_source",
+    "columns_source",
+    "decoder",
+    "header_problems",
+    "frames_path",
+    "mask_path",
+]
+
+
+@dataclass
+class ClipResult:
+    """One accepted clip: its facts (the clips table row) and, until saved, its frames and mask."""
+
+    clip_id: str
+    dicom_filepath: str
+    clip_kind: str
+    clip_kind_source: str
+    colour_fraction: float
+    n_frames_source: int
+    frame_indices: list[int]
+    frame_times_ms: list[float] | None
+    frame_rate_hz: float | None
+    timing_source: str
+    heart_rate_bpm: float
+    heart_rate_source: str
+    cm_per_pixel_x: float | None
+    cm_per_pixel_y: float | None
+    mask_source: str
+    crop_box: list[int]
+    transfer_syntax: str
+    photometric: str
+    rows_source: int
+    columns_source: int
+    decoder: str
+    header_problems: list[str]
+    problem_messages: list[str]
+    subject_id: int | None = None
+    study_id: int | None = None
+    frames_path: str | None = None
+    mask_path: str | None = None
+    frames: np.ndarray | None = field(default=None, repr=False)
+    mask: np.ndarray | None = field(default=None, repr=False)
+
+    def facts(self) -> dict[str, Any]:
+        """Return the JSON-ready facts of the clip (no arrays)."""
+        data = asdict(self)
+        data.pop("frames")
+        data.pop("mask")
+        return data
+
+
+def clip_id_from_path(path: str) -> str:
+    """Derive a dot-free clip id from a DICOM path.
+
+    ``files/p10/p10000032/s90000001/90000001_0001.dcm`` becomes ``p10_p10000032_s90000001_0001``: the
+    folder names after ``files`` and the file's number without the repeated study id. Other paths keep
+    their last three folders and file stem. Characters other than letters, digits, ``-`` and ``_``
+    become ``_``, so WebDataset keys never contain a dot.
+    """
+    parts = list(Path(path).with_suffix("").parts)
+    if "files" in parts:
+        parts = parts[len(parts) - parts[::-1].index("files") :]
+    else:
+        parts = parts[-4:]
+    stem = parts[-1]
+    if len(parts) >= 2 and parts[-2].startswith("s") and stem.startswith(parts[-2][1:] + "_"):
+        parts[-1] = stem[len(parts[-2]) :]
+    joined = "_".join(part for part in parts if part not in ("", "/"))
+    return re.sub(r"[^A-Za-z0-9_-]", "_", joined)
+
+
+def _ids_from_path(path: str) -> tuple[int | None, int | None]:
+    subject = re.search(r"(?:^|/)p(\d{6,})(?:/|$)", path)
+    study = re.search(r"(?:^|/)s(\d{6,})(?:/|$)", path)
+    return (int(subject.group(1)) if subject else None, int(study.group(1)) if study else None)
+
+
+def process_file(
+    path: str | Path, config: DicomConfig | None = None, header: HeaderInfo | None = None
+) -> ClipResult:
+    """Turn one DICOM file into a clip: frames (T, S, S, 3) uint8 and mask (S, S) in memory, plus facts.
+
+    Raises:
+        DicomRejected: the file is unusable or excluded; its ``reason`` is the ledger reason code.
+    """
+    config = config or DicomConfig()
+    info = header if header is not None else read_header(path, config)
+    selection = select_frames(info, config)
+    frames, decoder = decode_frames(info, selection.indices)
+    fan = data_fan(frames, config)
+    kind = decide_clip_kind(info, frames, fan, config)
+    sector = sector_mask(info, fan, kind.kind, config)
+    geometry = plan_geometry(sector.mask, config.size)
+    output, out_mask = apply_geometry(frames, sector.mask, geometry, config.size)
+
+    calibration = calibration_cm(info.regions) if info.regions_valid else None
+    if calibration is None and kind.kind in ("b_mode_2d", "color_doppler"):
+        info.add_problem("no_calibration", "no 2D ultrasound region calibrated in cm; cm per pixel unknown")
+    cm_x = None if calibration is None else calibration[0] / geometry.scale
+    cm_y = None if calibration is None else calibration[1] / geometry.scale
+    subject_id, study_id = _ids_from_path(str(path))
+    return ClipResult(
+        clip_id=clip_id_from_path(str(path)),
+        dicom_filepath=str(path),
+        clip_kind=kind.kind,
+        clip_kind_source=kind.source,
+        colour_fraction=round(kind.colour_fraction, 5),
+        n_frames_source=info.n_frames,
+        frame_indices=selection.indices,
+        frame_times_ms=selection.times_ms,
+        frame_rate_hz=selection.frame_rate_hz,
+        timing_source=info.timing_source,
+        heart_rate_bpm=selection.heart_rate_bpm,
+        heart_rate_source=selection.heart_rate_source,
+        cm_per_pixel_x=cm_x,
+        cm_per_pixel_y=cm_y,
+        mask_source=sector.source,
+        crop_box=[geometry.x0, geometry.y0, geometry.x1, geometry.y1],
+        transfer_syntax=info.transfer_syntax,
+        photometric=info.photometric,
+        rows_source=info.rows,
+        columns_source=info.columns,
+        decoder=decoder,
+        header_problems=list(info.problems),
+        problem_messages=list(info.problem_messages),
+        subject_id=subject_id,
+        study_id=study_id,
+        frames=output,
+        mask=out_mask,
+    )
+
+
+def save_clip(result: ClipResult, frames_dir: Path) -> None:
+    """Write ``frames_dir/<clip_id>.npy`` (T, S, S, 3) uint8 and ``<clip_id>_mask.png``, dropping the arrays."""
+    frames_dir.mkdir(parents=True, exist_ok=True)
+    frames_path = frames_dir / f"{result.clip_id}.npy"
+    mask_path = frames_dir / f"{result.clip_id}_mask.png"
+    assert result.frames is not None and result.mask is not None
+    np.save(frames_path, result.frames)
+    Image.fromarray(result.mask.astype(np.uint8) * 255).save(mask_path)
+    result.frames_path = str(frames_path)
+    result.mask_path = str(mask_path)
+    result.frames = None
+    result.mask = None
+
+
+@dataclass(frozen=True)
+class _Task:
+    path: str
+    relative_path: str
+    subject_id: int | None
+    study_id: int | None
+
+
+def _run_task(task: _Task, frames_dir: str, config: DicomConfig) -> tuple[_Task, ClipResult | DicomRejected]:
+    try:
+        result = process_file(task.path, config)
+        result.dicom_filepath = task.relative_path
+        result.clip_id = clip_id_from_path(task.relative_path)
+        result.subject_id = task.subject_id if task.subject_id is not None else result.subject_id
+        result.study_id = task.study_id if task.study_id is not None else result.study_id
+        save_clip(result, Path(frames_dir))
+        return task, result
+    except DicomRejected as rejection:
+        return task, rejection
+    except Exception as error:
+        logger.exception("%s: unexpected error in the DICOM stage", task.path)
+        return task, DicomRejected("unexpected_error", f"{task.path}: {type(error).__name__}: {error}")
+
+
+def _records_to_tasks(records: pd.DataFrame, echo_root: Path) -> list[_Task]:
+    if "dicom_filepath" not in records.columns:
+        raise ValueError(
+            f"record list has no 'dicom_filepath' column (columns: {list(records.columns)}); pass "
+            "echo-record-list.csv rows"
+        )
+    tasks = []
+    for row in records.itertuples(index=False):
+        relative = str(row.dicom_filepath)
+        subject = getattr(row, "subject_id", None)
+        study = getattr(row, "study_id", None)
+        tasks.append(
+            _Task(
+                path=str(echo_root / relative),
+                relative_path=relative,
+                subject_id=None if subject is None or pd.isna(subject) else int(subject),
+                study_id=None if study is None or pd.isna(study) else int(study),
+            )
+        )
+    return tasks
+
+
+def process_batch(
+    records: pd.DataFrame, echo_root: str | Path, out_dir: str | Path, config: DicomConfig | None = None
+) -> tuple[pd.DataFrame, Ledger]:
+    """Process every record's DICOM file; write frames under ``out_dir/frames`` and return (clips, ledger).
+
+    ``records`` needs a ``dicom_filepath`` column relative to ``echo_root`` and may carry ``subject_id``
+    and ``study_id``. Every record gets exactly one ledger row; a bad file is rejected, never raised.
+    The caller writes the returned tables (see :func:`write_outputs`).
+    """
+    config = config or DicomConfig()
+    frames_dir = Path(out_dir) / "frames"
+    tasks = _records_to_tasks(records, Path(echo_root))
+    outcomes: list[tuple[_Task, ClipResult | DicomRejected]] = []
+    if config.workers == 1 or len(tasks) < 2:
+        outcomes = [_run_task(task, str(frames_dir), config) for task in tasks]
+    else:
+        outcomes = _run_parallel(tasks, str(frames_dir), config)
+
+    ledger = Ledger()
+    rows = []
+    warnings = RateLimitedLogger(logger)
+    for task, outcome in outcomes:
+        if isinstance(outcome, DicomRejected):
+            warnings.warning(
+                outcome.reason, "%s %s: %s", outcome.status.value, outcome.reason, outcome.message
+            )
+            ledger.add(
+                STAGE,
+                ITEM_KIND,
+                task.relative_path,
+                outcome.status,
+                outcome.reason,
+                outcome.message,
+                task.subject_id,
+                task.study_id,
+            )
+            continue
+        reason = outcome.header_problems[0] if outcome.header_problems else "clip_written"
+        message = "; ".join(outcome.problem_messages) or f"{outcome.clip_kind} clip {outcome.clip_id}"
+        ledger.add(
+            STAGE,
+            ITEM_KIND,
+            task.relative_path,
+            Status.ACCEPTED,
+            reason,
+            message,
+            outcome.subject_id,
+            outcome.study_id,
+        )
+        rows.append(outcome.facts())
+    return clips_frame(rows), ledger
+
+
+def _run_parallel(
+    tasks: list[_Task], frames_dir: str, config: DicomConfig
+) -> list[tuple[_Task, ClipResult | DicomRejected]]:
+    outcomes: list[tuple[_Task, ClipResult | DicomRejected]] = []
+    with ProcessPoolExecutor(max_workers=config.workers) as pool:
+        futures = [(task, pool.submit(_run_task, task, frames_dir, config)) for task in tasks]
+        for task, future in futures:
+            try:
+                outcomes.append(future.result())
+            except BrokenProcessPool:
+                # NOTE: a crash inside a native decoder kills the worker; the pool's remaining files are
+                # recorded as worker_crashed rather than retried.
+                outcomes.append(
+                    (
+                        task,
+                        DicomRejected(
+                            "worker_crashed", f"{task.path}: the worker process died while decoding"
+                        ),
+                    )
+                )
+    return outcomes
+
+
+def clips_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Return the clips table with its fixed columns, sorted by clip id."""
+    frame = pd.DataFrame(rows, columns=CLIP_COLUMNS)
+    frame["subject_id"] = frame["subject_id"].astype("Int64")
+    frame["study_id"] = frame["study_id"].astype("Int64")
+    return frame.sort_values("clip_id", kind="stable").reset_index(drop=True)
+
+
+def write_outputs(clips: pd.DataFrame, ledger: Ledger, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``clips.parquet`` and ``ledger.parquet`` under ``out_dir`` and return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clips_path = out / "clips.parquet"
+    temporary = clips_path.with_name(clips_path.name + ".partial")
+    clips.to_parquet(temporary, index=False)
+    temporary.replace(clips_path)
+    return clips_path, ledger.write(out / "ledger.parquet")
