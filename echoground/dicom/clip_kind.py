@@ -67,7 +67,7 @@ def kind_from_regions(info: HeaderInfo) -> str | None:
 
 
 def colour_fraction(frames: np.ndarray, area: np.ndarray, config: DicomConfig) -> float:
-    """Return the fraction of ``area`` pixels whose chroma reaches ``config.colour_chroma_min`` in any frame."""
+    """Return the fraction of ``area`` pixels whose chroma reaches ``colour_chroma_min`` in any frame."""
     if not area.any():
         return 0.0
     step = max(1, len(frames) // 4)
@@ -92,7 +92,7 @@ def _rectangular(fan: np.ndarray) -> bool:
 def decide_clip_kind(
     info: HeaderInfo, frames: np.ndarray, fan: np.ndarray, config: DicomConfig
 ) -> ClipKindDecision:
-    """Decide the clip kind of one file from its regions, its kept frames (T, rows, columns, 3) and data fan."""
+    """Decide the clip kind from the regions, the kept frames (T, rows, columns, 3) and the data fan."""
     from_regions = kind_from_regions(info)
     if from_regions is not None:
         area = region_mask(info, (SPATIAL_2D,))

@@ -59,5 +59,6 @@ class DicomConfig:
         if not self.min_heart_rate_bpm < self.default_heart_rate_bpm < self.max_heart_rate_bpm:
             raise ValueError(
                 f"DicomConfig.default_heart_rate_bpm {self.default_heart_rate_bpm} must lie between "
-                f"min_heart_rate_bpm {self.min_heart_rate_bpm} and max_heart_rate_bpm {self.max_heart_rate_bpm}"
+                f"min_heart_rate_bpm {self.min_heart_rate_bpm} and "
+                f"max_heart_rate_bpm {self.max_heart_rate_bpm}"
             )

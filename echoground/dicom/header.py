@@ -336,7 +336,8 @@ def _probe_fragments(info: HeaderInfo, fp: BinaryIO, value_offset: int, file_siz
         if position + 8 + length > file_size:
             raise DicomRejected(
                 "truncated_file",
-                f"{info.path}: compressed pixel data item {len(items)} declares {length} bytes past the end of the file",
+                f"{info.path}: compressed pixel data item {len(items)} declares {length} bytes, "
+                "past the end of the file",
             )
         items.append((position + 8, length))
         position += 8 + length
@@ -444,7 +445,8 @@ def _read_timing(info: HeaderInfo, dataset: Dataset) -> None:
         else:
             info.add_problem(
                 "invalid_frame_time_vector",
-                f"(0018,1065) 'Frame Time Vector' has {len(values)} usable values for {info.n_frames} frames; ignored",
+                f"(0018,1065) 'Frame Time Vector' has {len(values)} usable values for {info.n_frames} "
+                "frames; ignored",
             )
     if info.frame_time_ms is None:
         for keyword, to_ms in (

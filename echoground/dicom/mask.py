@@ -61,7 +61,7 @@ def _clean(candidate: np.ndarray, config: DicomConfig) -> np.ndarray:
 
 
 def _convex_fill(mask: np.ndarray) -> np.ndarray:
-    """Return the filled convex hull of ``mask``: a sector (up to 180 degrees) is convex, its dark cavities are not."""
+    """Return the filled convex hull of ``mask``, which closes the dark cavities inside a sector."""
     rows, columns = np.nonzero(mask)
     points = np.column_stack([columns, rows]).astype(np.float64)
     try:

@@ -116,10 +116,7 @@ def clip_id_from_path(path: str) -> str:
     become ``_``, so WebDataset keys never contain a dot.
     """
     parts = list(Path(path).with_suffix("").parts)
-    if "files" in parts:
-        parts = parts[len(parts) - parts[::-1].index("files") :]
-    else:
-        parts = parts[-4:]
+    parts = parts[len(parts) - parts[::-1].index("files") :] if "files" in parts else parts[-4:]
     stem = parts[-1]
     if len(parts) >= 2 and parts[-2].startswith("s") and stem.startswith(parts[-2][1:] + "_"):
         parts[-1] = stem[len(parts[-2]) :]
@@ -189,7 +186,7 @@ def process_file(
 
 
 def save_clip(result: ClipResult, frames_dir: Path) -> None:
-    """Write ``frames_dir/<clip_id>.npy`` (T, S, S, 3) uint8 and ``<clip_id>_mask.png``, dropping the arrays."""
+    """Write ``<clip_id>.npy`` (T, S, S, 3) uint8 and ``<clip_id>_mask.png``, then drop the arrays."""
     frames_dir.mkdir(parents=True, exist_ok=True)
     frames_path = frames_dir / f"{result.clip_id}.npy"
     mask_path = frames_dir / f"{result.clip_id}_mask.png"
