@@ -1,0 +1,281 @@
+"""The medspaCy pipeline that finds echo findings with their state (present, absent, uncertain) and severity.
+
+Target rules (targets.yaml) mark finding phrases; ConText rules (context_rules.yaml) mark negation, hedges,
+trace grades, severity and the words that give a generic phrase ("cavity size") its state. The text is
+tokenised with whitespace replaced one-for-one by spaces, so hard-wrapped sentences match and every span
+is an offset into the original text. Sentence boundaries come from the report layout (section headings,
+blank lines, full stops), not from a statistical model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import spacy
+import yaml
+from medspacy.context import ConText, ConTextRule
+from medspacy.target_matcher import TargetMatcher, TargetRule
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from echoground.reports.sections import Section, split_sections
+from echoground.reports.severity import grade_severity, severity_rank
+
+# spaCy refuses texts longer than nlp.max_length (1,000,000 characters by default). The blank pipeline
+# has no parser, so memory grows only linearly; reports over this limit are rejected with a clear error.
+MAX_REPORT_CHARS = 5_000_000
+_STATE_CATEGORIES = {
+    "NORMAL": "absent",
+    "DILATED": "present",
+    "DEPRESSED": "present",
+    "THICKENED": "present",
+    "ELEVATED": "present",
+}
+_SENTENCE_END = re.compile(r"[.!?;]")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding mention: a canonical label id, its state and severity, and its span in the report."""
+
+    label: str
+    state: str
+    severity: str | None
+    text: str
+    start: int
+    end: int
+    section: str
+
+
+@dataclass(frozen=True)
+class _TargetConfig:
+    version: str
+    generic: dict[str, dict[str, str]]
+    default_present: frozenset[str]
+    chambers: dict[str, re.Pattern[str]]
+
+
+@cache
+def _load_yaml(name: str) -> dict[str, Any]:
+    return yaml.safe_load(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
+
+
+@cache
+def _target_config() -> _TargetConfig:
+    data = _load_yaml("targets.yaml")
+    chambers = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in data["chambers"].items()}
+    return _TargetConfig(
+        str(data["version"]), data["generic"], frozenset(data.get("default_present", [])), chambers
+    )
+
+
+def _target_rules() -> list[TargetRule]:
+    rules = []
+    for entry in _load_yaml("targets.yaml")["rules"]:
+        pattern = entry.get("tokens", entry.get("pattern"))
+        attributes = {}
+        if "state" in entry:
+            attributes["fixed_state"] = entry["state"]
+        if "severity" in entry:
+            attributes["fixed_severity"] = str(entry["severity"])
+        literal = entry.get("pattern") or str(entry.get("tokens"))
+        rules.append(TargetRule(literal, entry["category"], pattern=pattern, attributes=attributes or None))
+    return rules
+
+
+def _context_rules() -> list[ConTextRule]:
+    rules = []
+    for entry in _load_yaml("context_rules.yaml")["rules"]:
+        options = {key: entry[key] for key in ("max_scope", "max_targets") if key in entry}
+        if "allowed_types" in entry:
+            options["allowed_types"] = set(entry["allowed_types"])
+        rules.append(
+            ConTextRule(
+                entry["literal"],
+                entry["category"],
+                pattern=entry.get("pattern"),
+                direction=entry["direction"],
+                **options,
+            )
+        )
+    return rules
+
+
+def rule_versions() -> dict[str, str]:
+    """Return the versions of the rule files, to be stored with every run's outputs."""
+    return {
+        name: str(_load_yaml(name)["version"])
+        for name in ("targets.yaml", "context_rules.yaml", "sections.yaml")
+    }
+
+
+@cache
+def build_pipeline() -> Language:
+    """Build the blank-English medspaCy pipeline once per process (no downloaded model is needed)."""
+    for name in ("fixed_state", "fixed_severity"):
+        if not Span.has_extension(name):
+            Span.set_extension(name, default=None)
+    nlp = spacy.blank("en")
+    nlp.max_length = MAX_REPORT_CHARS
+    matcher: TargetMatcher = nlp.add_pipe("medspacy_target_matcher")
+    matcher.add(_target_rules())
+    context: ConText = nlp.add_pipe("medspacy_context", config={"rules": None})
+    context.add(_context_rules())
+    return nlp
+
+
+def _make_doc(nlp: Language, text: str, sections: list[Section]) -> Doc:
+    normalised = "".join(" " if char.isspace() else char for char in text)
+    doc = nlp.make_doc(normalised)
+    starts = {0}
+    for section in sections:
+        starts.update((section.start, section.body_start))
+    starts.update(match.end() for match in _BLANK_LINE.finditer(text))
+    for token in doc:
+        token.is_sent_start = token.i == 0
+    boundary_tokens = set()
+    for token in doc:
+        if token.idx in starts or (token.i > 0 and _ends_sentence(doc[token.i - 1])) or (
+            any(start for start in starts if doc[token.i - 1].idx < start <= token.idx) if token.i else False
+        ):
+            boundary_tokens.add(token.i)
+    for index in boundary_tokens:
+        doc[index].is_sent_start = True
+    return doc
+
+
+def _ends_sentence(token) -> bool:
+    return bool(_SENTENCE_END.fullmatch(token.text)) and bool(token.whitespace_)
+
+
+def docs_for(texts: list[str], batch_size: int = 64) -> list[tuple[Doc, list[Section]]]:
+    """Run the pipeline over ``texts`` in batches with ``nlp.pipe``; return each Doc with its sections."""
+    nlp = build_pipeline()
+    prepared = []
+    for text in texts:
+        if len(text) > MAX_REPORT_CHARS:
+            raise ValueError(
+                f"report of {len(text)} characters exceeds the limit of {MAX_REPORT_CHARS}; "
+                "split it before parsing"
+            )
+        sections = split_sections(text)
+        prepared.append((_make_doc(nlp, text, sections), sections))
+    docs = nlp.pipe((doc for doc, _ in prepared), batch_size=batch_size)
+    return [(doc, sections) for doc, (_, sections) in zip(docs, prepared, strict=True)]
+
+
+def findings_from_doc(doc: Doc, text: str, sections: list[Section]) -> list[Finding]:
+    """Turn the target spans of a processed Doc into findings, dropping those in non-finding sections."""
+    config = _target_config()
+    findings: list[Finding] = []
+    for span in doc.ents:
+        category = span.label_
+        if category == "IGNORE":
+            continue
+        section = _section_of(sections, span.start_char)
+        if section is not None and not section.findings:
+            continue
+        labels = _resolve_labels(category, span, text, section, config)
+        if not labels:
+            continue
+        state = _state(span, category, config)
+        if state is None:
+            continue
+        severity = _severity(span) if state == "present" else None
+        section_name = section.name if section else "preamble"
+        for label in labels:
+            findings.append(
+                Finding(
+                    label,
+                    state,
+                    severity,
+                    text[span.start_char : span.end_char],
+                    span.start_char,
+                    span.end_char,
+                    section_name,
+                )
+            )
+    return findings
+
+
+def _section_of(sections: list[Section], offset: int) -> Section | None:
+    for section in sections:
+        if section.start <= offset < section.end:
+            return section
+    return None
+
+
+def _resolve_labels(
+    category: str, span: Span, text: str, section: Section | None, config: _TargetConfig
+) -> list[str]:
+    if category not in config.generic:
+        return [category]
+    mapping = config.generic[category]
+    if "ANY" in mapping:
+        return [mapping["ANY"]]
+    chamber = _chamber_before(span, text, config)
+    if chamber is None and section is not None:
+        chamber = section.chamber
+    labels = [mapping[chamber]] if chamber in mapping else []
+    if category == "GEN_REGIONAL" and "global" in span.text.lower() and chamber == "LV":
+        labels.append("lv_systolic_dysfunction")
+    return labels
+
+
+def _chamber_before(span: Span, text: str, config: _TargetConfig) -> str | None:
+    # The chamber named last before (or inside) the phrase in its sentence: "LV wall thickness, cavity
+    # size" makes "cavity size" the LV's.
+    sentence = span.sent
+    window = text[sentence.start_char : span.end_char]
+    best, best_position = None, -1
+    for name, pattern in config.chambers.items():
+        for match in pattern.finditer(window):
+            if match.start() > best_position:
+                best, best_position = name, match.start()
+    return best
+
+
+def _state(span: Span, category: str, config: _TargetConfig) -> str | None:
+    categories = {modifier.category for modifier in span._.modifiers}
+    if "TRACE" in categories:
+        return "absent"
+    if "POSSIBLE_EXISTENCE" in categories:
+        return "uncertain"
+    if "NEGATED_EXISTENCE" in categories:
+        return "absent"
+    if span._.fixed_state:
+        return span._.fixed_state
+    if category in config.generic and category not in config.default_present:
+        return _nearest_generic_state(span)
+    return "present"
+
+
+def _nearest_generic_state(span: Span) -> str | None:
+    best_state, best_distance = None, None
+    for modifier in span._.modifiers:
+        if modifier.category not in _STATE_CATEGORIES:
+            continue
+        start, end = modifier.modifier_span
+        distance = span.start - end if end <= span.start else start - span.end
+        if best_distance is None or distance < best_distance:
+            best_state, best_distance = _STATE_CATEGORIES[modifier.category], distance
+    return best_state
+
+
+def _severity(span: Span) -> str | None:
+    if span._.fixed_severity:
+        return span._.fixed_severity
+    best = None
+    for modifier in span._.modifiers:
+        if modifier.category != "SEVERITY":
+            continue
+        start, end = modifier.modifier_span
+        grade = grade_severity(span.doc[start:end].text)
+        if severity_rank(grade) > severity_rank(best):
+            best = grade
+    return best
