@@ -157,8 +157,11 @@ def _image_info(path: str, dataset: Dataset) -> HeaderInfo:
             Status.SKIPPED,
         )
 
-    if syntax == uid.DeflatedExplicitVRLittleEndian or not (
-        syntax in NATIVE_SYNTAXES or syntax.is_compressed
+    known = syntax.is_transfer_syntax and not syntax.is_private
+    if (
+        not known
+        or syntax == uid.DeflatedExplicitVRLittleEndian
+        or not (syntax in NATIVE_SYNTAXES or syntax.is_compressed)
     ):
         raise DicomRejected(
             "unsupported_transfer_syntax",
