@@ -36,7 +36,10 @@ def mosteller_bsa(height_cm: float, weight_kg: float) -> float:
 
 
 def lv_mass_linear(lvidd_cm: float, ivsd_cm: float, lvpwd_cm: float) -> float:
-    """Return LV mass in g by the ASE linear (cube) formula: 0.8 x 1.04 x [(LVIDd+IVSd+LVPWd)^3 - LVIDd^3] + 0.6."""
+    """Return LV mass in g by the ASE linear (cube) formula.
+
+    LV mass = 0.8 x 1.04 x [(LVIDd + IVSd + LVPWd)^3 - LVIDd^3] + 0.6, lengths in cm.
+    """
     return 0.8 * 1.04 * ((lvidd_cm + ivsd_cm + lvpwd_cm) ** 3 - lvidd_cm**3) + 0.6
 
 

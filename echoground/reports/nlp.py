@@ -140,8 +140,14 @@ def _make_doc(nlp: Language, text: str, sections: list[Section]) -> Doc:
         token.is_sent_start = token.i == 0
     boundary_tokens = set()
     for token in doc:
-        if token.idx in starts or (token.i > 0 and _ends_sentence(doc[token.i - 1])) or (
-            any(start for start in starts if doc[token.i - 1].idx < start <= token.idx) if token.i else False
+        if (
+            token.idx in starts
+            or (token.i > 0 and _ends_sentence(doc[token.i - 1]))
+            or (
+                any(start for start in starts if doc[token.i - 1].idx < start <= token.idx)
+                if token.i
+                else False
+            )
         ):
             boundary_tokens.add(token.i)
     for index in boundary_tokens:
