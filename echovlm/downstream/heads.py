@@ -1,0 +1,124 @@
+"""Dense heads on a feature-map encoder: a U-Net-style decoder for segmentation and for landmark heatmaps."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from echovlm.downstream.encoder import FeatureMapEncoder
+
+
+def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class UNetDecoder(nn.Module):
+    """Upsample the coarsest encoder map step by step, merging each finer map, back to input resolution.
+
+    Every merge upsamples by bilinear interpolation to the finer map's size, concatenates a 1x1
+    projection of that map, and applies a 3x3 convolution block. A two-layer stem on the input image
+    gives the last merge full-resolution detail, which the encoder's stride-2 first map lacks.
+    """
+
+    def __init__(
+        self, encoder_channels: list[int], width: int = 64, stem_width: int = 16, final_width: int = 32
+    ) -> None:
+        super().__init__()
+        self.laterals = nn.ModuleList(nn.Conv2d(channels, width, 1) for channels in encoder_channels)
+        self.merges = nn.ModuleList(_conv_block(2 * width, width) for _ in encoder_channels[:-1])
+        self.stem = nn.Sequential(_conv_block(3, stem_width), _conv_block(stem_width, stem_width))
+        # The full-resolution block is the costliest layer, so it is narrower than the others.
+        self.final = _conv_block(width + stem_width, final_width)
+        self.output_channels = final_width
+
+    def forward(self, pixels: torch.Tensor, maps: list[torch.Tensor]) -> torch.Tensor:
+        features = self.laterals[-1](maps[-1])
+        for index in range(len(maps) - 2, -1, -1):
+            finer = self.laterals[index](maps[index])
+            features = F.interpolate(features, size=finer.shape[-2:], mode="bilinear", align_corners=False)
+            features = self.merges[index](torch.cat([features, finer], dim=1))
+        features = F.interpolate(features, size=pixels.shape[-2:], mode="bilinear", align_corners=False)
+        return self.final(torch.cat([features, self.stem(pixels)], dim=1))
+
+
+class DenseModel(nn.Module):
+    """Encoder, decoder and 1x1 output convolution: ``(B, 3, H, W)`` to ``(B, outputs, H, W)`` logits."""
+
+    def __init__(self, encoder: FeatureMapEncoder, outputs: int, width: int = 64) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = UNetDecoder(encoder.channels, width)
+        self.head = nn.Conv2d(self.decoder.output_channels, outputs, 1)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.head(self.decoder(pixels, self.encoder(pixels)))
+
+    def set_encoder_trainable(self, trainable: bool) -> None:
+        """Freeze or unfreeze the encoder; a frozen encoder also keeps its BatchNorm statistics."""
+        for parameter in self.encoder.parameters():
+            parameter.requires_grad_(trainable)
+        self._encoder_frozen = not trainable
+
+    def train(self, mode: bool = True) -> DenseModel:
+        super().train(mode)
+        if getattr(self, "_encoder_frozen", False):
+            self.encoder.eval()
+        return self
+
+
+def soft_argmax(heatmaps: torch.Tensor) -> torch.Tensor:
+    """Return the expected ``(x, y)`` pixel position under the spatial softmax of each heatmap.
+
+    Args:
+        heatmaps: Logits ``(B, K, H, W)``.
+
+    Returns:
+        ``(B, K, 2)`` coordinates where pixel ``(row, column)`` has its centre at ``(column, row)``.
+    """
+    batch, points, height, width = heatmaps.shape
+    probabilities = heatmaps.float().flatten(2).softmax(dim=-1).view(batch, points, height, width)
+    columns = torch.arange(width, device=heatmaps.device, dtype=torch.float32)
+    rows = torch.arange(height, device=heatmaps.device, dtype=torch.float32)
+    x = (probabilities.sum(dim=2) * columns).sum(dim=-1)
+    y = (probabilities.sum(dim=3) * rows).sum(dim=-1)
+    return torch.stack([x, y], dim=-1)
+
+
+def gaussian_heatmaps(points: torch.Tensor, height: int, width: int, sigma: float) -> torch.Tensor:
+    """Return normalised Gaussian targets ``(B, K, H, W)`` centred on ``points`` ``(B, K, 2)``."""
+    columns = torch.arange(width, device=points.device, dtype=torch.float32).view(1, 1, 1, width)
+    rows = torch.arange(height, device=points.device, dtype=torch.float32).view(1, 1, height, 1)
+    x = points[..., 0].view(*points.shape[:2], 1, 1)
+    y = points[..., 1].view(*points.shape[:2], 1, 1)
+    density = torch.exp(-((columns - x) ** 2 + (rows - y) ** 2) / (2 * sigma**2))
+    return density / density.flatten(2).sum(-1).clamp(min=1e-12).view(*points.shape[:2], 1, 1)
+
+
+def landmark_loss(heatmaps: torch.Tensor, points: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
+    """Return the mean L1 coordinate error of the soft-argmax plus the heatmap cross-entropy to a Gaussian.
+
+    The cross-entropy term (weighted by 1, on the scale of log-probabilities) gives the heatmaps a single
+    peak early in training; the L1 term, in pixels, refines the position below the pixel grid.
+    """
+    height, width = heatmaps.shape[-2:]
+    predicted = soft_argmax(heatmaps)
+    coordinate_loss = (predicted - points).abs().sum(-1).mean()
+    targets = gaussian_heatmaps(points, height, width, sigma)
+    log_probabilities = heatmaps.float().flatten(2).log_softmax(-1)
+    cross_entropy = -(targets.flatten(2) * log_probabilities).sum(-1).mean()
+    return coordinate_loss + cross_entropy
+
+
+def dice_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Return 1 minus the soft Dice of the foreground classes, averaged over classes and images."""
+    classes = logits.shape[1]
+    probabilities = logits.float().softmax(dim=1)[:, 1:]
+    one_hot = F.one_hot(masks.long(), classes).permute(0, 3, 1, 2).float()[:, 1:]
+    overlap = (probabilities * one_hot).sum(dim=(2, 3))
+    total = probabilities.sum(dim=(2, 3)) + one_hot.sum(dim=(2, 3))
+    return 1 - ((2 * overlap + 1) / (total + 1)).mean()
