@@ -54,7 +54,8 @@ class Catalog:
             raise ValueError(
                 f"unit {raw_unit!r} is not known for {name} (kind {spec.kind}); expected one of: {known}"
             )
-        return value * factors[unit_key], assumed
+        # Rounded so that 68 mm becomes 6.8 cm exactly, not 6.800000000000001, which would cross a cut-off.
+        return round(value * factors[unit_key], 9), assumed
 
 
 def normalise_key(raw_name: str) -> str:

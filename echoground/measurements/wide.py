@@ -115,7 +115,7 @@ def to_wide(long_df: pd.DataFrame) -> tuple[pd.DataFrame, Ledger]:
             )
             continue
         entry = _convert(catalog, name, record.result, record.unit)
-        if isinstance(entry, tuple):
+        if isinstance(entry, tuple) and len(entry) == 2:
             reason, message = entry
             ledger.add(
                 STAGE,
