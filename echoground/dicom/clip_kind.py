@@ -17,7 +17,7 @@ import yaml
 
 from echoground.dicom.config import DicomConfig
 from echoground.dicom.header import HeaderInfo
-from echoground.dicom.mask import region_mask
+from echoground.dicom.mask import grid_stride, region_mask
 from echoground.dicom.regions import (
     DATA_COLOUR_FLOW,
     DATA_CW_SPECTRAL,
@@ -71,10 +71,14 @@ def colour_fraction(frames: np.ndarray, area: np.ndarray, config: DicomConfig) -
     if not area.any():
         return 0.0
     step = max(1, len(frames) // 4)
-    sample = frames[::step]
+    stride = grid_stride(*frames.shape[1:3])
+    sample = frames[::step, ::stride, ::stride]
     chroma = sample.max(axis=3).astype(np.int16) - sample.min(axis=3)
     coloured = (chroma >= config.colour_chroma_min).any(axis=0)
-    return float(coloured[area].mean())
+    grid_area = area[::stride, ::stride]
+    if not grid_area.any():
+        return 0.0
+    return float(coloured[grid_area].mean())
 
 
 def _rectangular(fan: np.ndarray) -> bool:

@@ -64,11 +64,14 @@ def apply_geometry(
     )
 
     output = np.zeros((len(frames), size, size, 3), dtype=np.uint8)
+    paste_mask = Image.fromarray(crop_mask.astype(np.uint8) * 255)
+    box = (g.x0, g.y0, g.x1, g.y1)
+    rows = slice(g.offset_y, g.offset_y + g.resized_height)
+    columns = slice(g.offset_x, g.offset_x + g.resized_width)
     for index, frame in enumerate(frames):
-        crop = frame[g.y0 : g.y1, g.x0 : g.x1] * crop_mask[:, :, None]
-        resized = np.asarray(Image.fromarray(crop).resize(target, Image.Resampling.BILINEAR))
-        output[
-            index, g.offset_y : g.offset_y + g.resized_height, g.offset_x : g.offset_x + g.resized_width
-        ] = resized
+        # Zero everything outside the mask before resampling, so no text or ECG pixel bleeds across its edge.
+        masked = Image.new("RGB", (g.x1 - g.x0, g.y1 - g.y0))
+        masked.paste(Image.fromarray(frame).crop(box), (0, 0), paste_mask)
+        output[index, rows, columns] = np.asarray(masked.resize(target, Image.Resampling.BILINEAR))
     output[:, ~out_mask] = 0
     return output, out_mask

@@ -30,45 +30,59 @@ class SectorMask:
     source: str
 
 
+# The fan is searched on a grid of about this many pixels along the shorter side, then drawn at full size.
+ANALYSIS_SIDE = 160
+
+
+def grid_stride(rows: int, columns: int) -> int:
+    """Return the pixel stride of the analysis grid for an image of ``rows`` x ``columns``."""
+    return max(1, min(rows, columns) // ANALYSIS_SIDE)
+
+
 def grey(frames: np.ndarray) -> np.ndarray:
     """Return the (T, rows, columns) float32 luma of RGB uint8 frames (ITU-R BT.601 weights)."""
-    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return frames.astype(np.float32) @ weights
+    red, green, blue = (frames[..., channel].astype(np.float32) for channel in range(3))
+    return 0.299 * red + 0.587 * green + 0.114 * blue
 
 
 def data_fan(frames: np.ndarray, config: DicomConfig) -> np.ndarray:
     """Return the data-derived sector of ``frames`` (T, rows, columns, 3), possibly all False."""
-    luma = grey(frames)
+    rows, columns = frames.shape[1:3]
+    stride = grid_stride(rows, columns)
+    luma = grey(frames[:, ::stride, ::stride])
     candidate = luma.max(axis=0) > config.intensity_threshold
     if len(frames) > 1:
         candidate |= luma.std(axis=0) > config.motion_threshold
-    return _clean(candidate, config)
+    return _clean(candidate, config, stride, (rows, columns))
 
 
-def _clean(candidate: np.ndarray, config: DicomConfig) -> np.ndarray:
+def _clean(candidate: np.ndarray, config: DicomConfig, stride: int, shape: tuple[int, int]) -> np.ndarray:
     rows, columns = candidate.shape
     radius = max(2, round(min(rows, columns) * 0.01))
     structure = np.ones((2 * radius + 1, 2 * radius + 1), dtype=bool)
     opened = ndimage.binary_opening(candidate, structure=structure)
     labels, count = ndimage.label(opened)
     if count == 0:
-        return np.zeros_like(candidate)
+        return np.zeros(shape, dtype=bool)
     sizes = np.bincount(labels.ravel())[1:]
     largest = labels == (int(np.argmax(sizes)) + 1)
     if largest.mean() < config.min_sector_fraction:
-        return np.zeros_like(candidate)
-    return _convex_fill(largest)
+        return np.zeros(shape, dtype=bool)
+    return _convex_fill(largest, stride, shape)
 
 
-def _convex_fill(mask: np.ndarray) -> np.ndarray:
-    """Return the filled convex hull of ``mask``, which closes the dark cavities inside a sector."""
+def _convex_fill(mask: np.ndarray, stride: int, shape: tuple[int, int]) -> np.ndarray:
+    """Draw the convex hull of the grid ``mask`` at full size, closing dark cavities inside a sector."""
     rows, columns = np.nonzero(mask)
-    points = np.column_stack([columns, rows]).astype(np.float64)
+    # Each grid cell covers stride x stride source pixels; the hull goes through the cells' corners.
+    corners = [(columns, rows), (columns + 1, rows), (columns, rows + 1), (columns + 1, rows + 1)]
+    points = np.concatenate([np.column_stack(corner) for corner in corners]).astype(np.float64) * stride
+    points -= 0.5
+    canvas = Image.new("L", (shape[1], shape[0]), 0)
     try:
         hull = ConvexHull(points)
     except QhullError:
-        return mask
-    canvas = Image.new("L", (mask.shape[1], mask.shape[0]), 0)
+        return np.zeros(shape, dtype=bool)
     ImageDraw.Draw(canvas).polygon([tuple(points[index]) for index in hull.vertices], fill=1, outline=1)
     return np.asarray(canvas, dtype=bool)
 
