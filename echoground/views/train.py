@@ -71,7 +71,7 @@ class TrainConfig:
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     input_size: int = 112
-    frames_per_clip: int = 8
+    frames_per_clip: int = 4
     samples_per_clip: int = 4
     seed: int = 0
     val_fraction: float = 0.15
@@ -112,8 +112,12 @@ def split_subjects(subject_ids: Sequence[int], config: TrainConfig) -> dict[int,
         test_count, val_count = 1, 1
     assignment = {}
     for position, index in enumerate(order):
-        split = "test" if position < test_count else "val" if position < test_count + val_count else "train"
-        assignment[subjects[index]] = split
+        if position < test_count:
+            assignment[subjects[index]] = "test"
+        elif position < test_count + val_count:
+            assignment[subjects[index]] = "val"
+        else:
+            assignment[subjects[index]] = "train"
     return assignment
 
 
@@ -337,7 +341,7 @@ def train_view_model(
         config: Training settings.
         frame_loader: Returns a clip's (T, H, W, 3) uint8 frames for a path; default: the DICOM stage.
         vocabulary: View vocabulary; default: the shipped one.
-        resume: Continue from ``out_dir/checkpoints`` when it holds a previous run's last epoch.
+        resume: Continue from ``out_dir/checkpoints`` when it contains a previous run's last epoch.
 
     Raises:
         LabelError, UnknownViewError: the labels are invalid.
