@@ -22,9 +22,10 @@ import os
 import re
 import tarfile
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -157,20 +158,16 @@ def write_split(
     shard: _ShardFile | None = None
     previous_key: str | None = None
 
-    for sample in samples:
-        check_key(sample.key)
-        if previous_key is not None and sample.key <= previous_key:
-            raise ValueError(
-                f"sample key {sample.key!r} comes after {previous_key!r}: keys must be unique and sorted"
+    try:
+        for sample in samples:
+            shard = _add_sample(
+                sample, shard, previous_key, split_dir, summary, index, checksums, max_samples, max_bytes
             )
-        previous_key = sample.key
-        size = sample.tar_size()
-        if shard is not None and shard.is_full(size, max_samples, max_bytes):
-            _close_shard(shard, summary, checksums)
-            shard = None
-        if shard is None:
-            shard = _ShardFile(split_dir / SHARD_PATTERN.format(index=len(summary.sizes)))
-        index[sample.key] = {"shard": shard.path.name, "offset": shard.add(sample)}
+            previous_key = sample.key
+    except BaseException:
+        if shard is not None:
+            shard.abort()
+        raise
     if shard is not None:
         _close_shard(shard, summary, checksums)
 
@@ -193,41 +190,34 @@ def write_split(
     return summary
 
 
-class _HashingWriter:
-    """A write-only file wrapper that hashes and counts the bytes passing through."""
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self.handle = handle
-        self.sha256 = hashlib.sha256()
-        self.position = 0
-
-    def write(self, data: bytes) -> int:
-        self.sha256.update(data)
-        self.position += len(data)
-        return self.handle.write(data)
-
-    def tell(self) -> int:
-        return self.position
-
-
 class _ShardFile:
+    """One shard being written: tar blocks go to a ``.partial`` file while a thread hashes them.
+
+    Each sample is serialised to one contiguous chunk (USTAR headers from ``tarfile.TarInfo.tobuf``,
+    data padded to 512-byte blocks), so the file is what ``tarfile`` would write for the same members.
+    SHA-256 runs in a worker thread (hashlib releases the GIL on large buffers) overlapping the write
+    of the next sample; at most one chunk waits to be hashed.
+    """
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.partial = path.with_name(path.name + PARTIAL_SUFFIX)
         self.handle = self.partial.open("wb")
-        self.writer = _HashingWriter(self.handle)
-        self.tar = tarfile.open(fileobj=self.writer, mode="w", format=tarfile.USTAR_FORMAT)  # noqa: SIM115
+        self.sha256 = hashlib.sha256()
+        self.hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-sha256")
+        self.pending: Future | None = None
+        self.offset = 0
         self.samples = 0
 
     def is_full(self, next_size: int, max_samples: int | None, max_bytes: int | None) -> bool:
         if max_samples is not None and self.samples >= max_samples:
             return True
-        # Two zero blocks end a tar; tarfile then pads it to a multiple of its 10240-byte record.
-        projected = self.tar.offset + next_size + 2 * _BLOCK
-        return max_bytes is not None and self.samples > 0 and projected > max_bytes
+        return (
+            max_bytes is not None and self.samples > 0 and _archive_size(self.offset + next_size) > max_bytes
+        )
 
     def add(self, sample: ShardSample) -> int:
-        offset = self.tar.offset
+        parts = []
         for extension, data in sample.members.items():
             info = tarfile.TarInfo(f"{sample.key}.{extension}")
             info.size = len(data)
@@ -235,17 +225,67 @@ class _ShardFile:
             info.mode = 0o644
             info.uid = info.gid = 0
             info.uname = info.gname = ""
-            self.tar.addfile(info, io.BytesIO(data))
+            parts.append(info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict"))
+            parts.append(data)
+            parts.append(bytes(-len(data) % _BLOCK))
+        offset = self.offset
+        self._write(b"".join(parts))
         self.samples += 1
         return offset
 
+    def _write(self, chunk: bytes) -> None:
+        if self.pending is not None:
+            self.pending.result()
+        self.handle.write(chunk)
+        self.pending = self.hasher.submit(self.sha256.update, chunk)
+        self.offset += len(chunk)
+
     def close(self) -> tuple[int, str]:
-        self.tar.close()
+        # End of archive as tarfile writes it: two zero blocks, then zeros up to a whole record.
+        self._write(bytes(_archive_size(self.offset) - self.offset))
+        self.pending.result()
+        self.hasher.shutdown()
         self.handle.flush()
         os.fsync(self.handle.fileno())
         self.handle.close()
         os.replace(self.partial, self.path)
-        return self.writer.position, self.writer.sha256.hexdigest()
+        return self.offset, self.sha256.hexdigest()
+
+    def abort(self) -> None:
+        self.hasher.shutdown(cancel_futures=True)
+        self.handle.close()
+
+
+def _archive_size(member_bytes: int) -> int:
+    """Size of a tar holding ``member_bytes`` of headers and data, as tarfile pads it."""
+    closed = member_bytes + 2 * _BLOCK
+    return -(-closed // tarfile.RECORDSIZE) * tarfile.RECORDSIZE
+
+
+def _add_sample(
+    sample: ShardSample,
+    shard: _ShardFile | None,
+    previous_key: str | None,
+    split_dir: Path,
+    summary: SplitSummary,
+    index: dict[str, dict[str, Any]],
+    checksums: dict[str, str],
+    max_samples: int | None,
+    max_bytes: int | None,
+) -> _ShardFile:
+    check_key(sample.key)
+    if previous_key is not None and sample.key <= previous_key:
+        raise ValueError(
+            f"sample key {sample.key!r} comes after {previous_key!r}: keys must be unique and sorted"
+        )
+    size = sample.tar_size()
+    if shard is not None and shard.is_full(size, max_samples, max_bytes):
+        _close_shard(shard, summary, checksums)
+        shard = None
+    if shard is None:
+        shard = _ShardFile(split_dir / SHARD_PATTERN.format(index=len(summary.sizes)))
+    index[sample.key] = {"shard": shard.path.name, "offset": shard.add(sample)}
+    return shard
 
 
 def _close_shard(shard: _ShardFile, summary: SplitSummary, checksums: dict[str, str]) -> None:
@@ -285,4 +325,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value != value:
         return None
     return value
-

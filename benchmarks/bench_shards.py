@@ -1,0 +1,92 @@
+"""Shard writing speed: echoground.shards.write_split against a bare tarfile write of the same bytes.
+
+The samples are encoded once up front (JPEG, JSON, NPY), so both sides write identical member bytes;
+the ratios show the cost of what the writer adds (key checks, fixed headers, SHA-256, fsync, index,
+sizes.json and SHA256SUMS), against a bare write and against a bare write that also fsyncs each shard. Usage::
+
+    .venv/bin/python benchmarks/bench_shards.py --samples 400 --frames 16 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from echoground.shards import make_sample, write_split
+
+
+def build_samples(count: int, frames: int):
+    rng = np.random.default_rng(0)
+    clip = rng.integers(0, 256, size=(frames, 224, 224, 3), dtype=np.uint8)
+    return [
+        make_sample(
+            key=f"p10_p100{index:05d}_s900{index:05d}_0001",
+            key_frame=clip[frames // 2],
+            caption="Apical four-chamber view. LVEF 35%, moderately reduced. No pericardial effusion.",
+            metadata={"clip_id": f"clip{index}", "labels": {"lv_systolic_dysfunction": {"state": "present"}}},
+            frames=clip,
+        )
+        for index in range(count)
+    ]
+
+
+def bare_tarfile(samples, folder: Path, per_shard: int, fsync: bool = False) -> None:
+    for start in range(0, len(samples), per_shard):
+        with open(folder / f"bare-{start // per_shard:06d}.tar", "wb") as handle:
+            with tarfile.open(fileobj=handle, mode="w") as tar:
+                for sample in samples[start : start + per_shard]:
+                    for extension, data in sample.members.items():
+                        info = tarfile.TarInfo(f"{sample.key}.{extension}")
+                        info.size = len(data)
+                        tar.addfile(info, io.BytesIO(data))
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=400, help="number of samples")
+    parser.add_argument("--frames", type=int, default=16, help="frames per clip in KEY.npy")
+    parser.add_argument("--per-shard", type=int, default=100, help="samples per shard")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per method; the best is kept")
+    args = parser.parse_args()
+
+    samples = build_samples(args.samples, args.frames)
+    total_bytes = sum(sample.tar_size() for sample in samples)
+    timings = {"write_split": [], "bare_tarfile": [], "bare_tarfile_fsync": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        for repeat in range(args.repeats):
+            folder = Path(scratch) / f"run{repeat}"
+            (folder / "ours").mkdir(parents=True)
+            (folder / "bare").mkdir()
+            (folder / "bare_fsync").mkdir()
+            start = time.perf_counter()
+            bare_tarfile(samples, folder / "bare", args.per_shard)
+            timings["bare_tarfile"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            bare_tarfile(samples, folder / "bare_fsync", args.per_shard, fsync=True)
+            timings["bare_tarfile_fsync"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            write_split(samples, folder / "ours", max_samples=args.per_shard, max_bytes=None)
+            timings["write_split"].append(time.perf_counter() - start)
+
+    best = {name: min(values) for name, values in timings.items()}
+    print(f"machine: {platform.machine()}, {platform.python_version()}")
+    print(f"samples {args.samples}, frames {args.frames}, {total_bytes / 1e6:.1f} MB, {args.per_shard}/shard")
+    for name, seconds in best.items():
+        print(f"{name:>18}: {seconds:.3f} s, {total_bytes / 1e6 / seconds:.0f} MB/s")
+    print(f"ratio bare/ours: {best['bare_tarfile'] / best['write_split']:.2f}")
+    print(f"ratio bare with fsync/ours: {best['bare_tarfile_fsync'] / best['write_split']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
