@@ -225,7 +225,7 @@ def finetune(dataset: DownstreamDataset, out_dir: str | Path, config: FinetuneCo
             loss.backward()
             optimiser.step()
             scheduler.step()
-            epoch_losses.append(float(loss))
+            epoch_losses.append(loss.item())
             step += 1
         row = {"epoch": epoch, "step": step, "train_loss": float(np.mean(epoch_losses))}
         if len(val_set):
