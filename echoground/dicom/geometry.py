@@ -10,7 +10,7 @@ from PIL import Image
 
 @dataclass(frozen=True)
 class Geometry:
-    """How source pixels map to output pixels: crop box (inclusive-exclusive), scale and paste offset."""
+    """Mapping from source to output pixels: crop box (end exclusive), scale and paste offset."""
 
     x0: int
     y0: int

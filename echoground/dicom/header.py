@@ -1,8 +1,8 @@
 """The header pass: everything the stage needs from a DICOM file, read without decoding pixel data.
 
 :func:`read_header` parses the header with ``stop_before_pixels=True`` and then reads only the item
-headers of the Pixel Data element (its length, or the fragment table of encapsulated data), so it can
-check the declared image size against the bytes that are really in the file before anything is decoded.
+headers of the Pixel Data element: its length, or the fragment table of encapsulated data. It then
+checks the declared image size against the bytes in the file before anything is decoded.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ UNDEFINED_LENGTH = 0xFFFFFFFF
 
 @dataclass
 class HeaderInfo:
-    """What the header pass learned about one file. Contains no identifying header values."""
+    """Facts read by the header pass from one file. It contains no identifying header values."""
 
     path: str
     transfer_syntax: str
@@ -86,7 +86,7 @@ def read_header(path: str | os.PathLike[str], config: DicomConfig | None = None)
     """Read and validate the header of one DICOM file without decoding its pixel data.
 
     Raises:
-        DicomRejected: the file is not a usable ultrasound image; the reason code says why.
+        DicomRejected: the file is not a usable ultrasound image. Its reason code gives the cause.
     """
     config = config or DicomConfig()
     path = str(path)
@@ -352,7 +352,7 @@ def _probe_fragments(info: HeaderInfo, fp: BinaryIO, value_offset: int, file_siz
     table_offset, table_length = items[0]
     fragments = items[1:]
     if not fragments:
-        raise DicomRejected("no_pixel_data", f"{info.path}: compressed pixel data holds no fragments")
+        raise DicomRejected("no_pixel_data", f"{info.path}: compressed pixel data contains no fragments")
     fp.seek(table_offset)
     table = fp.read(table_length)
     offsets = list(struct.unpack(f"{endian}{table_length // 4}I", table[: table_length // 4 * 4]))

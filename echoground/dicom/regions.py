@@ -21,7 +21,7 @@ DATA_PW_SPECTRAL = 3
 DATA_CW_SPECTRAL = 4
 UNITS_CM = 3
 
-# Spatial formats whose region holds image data (as opposed to waveforms and graphics).
+# Spatial formats whose regions contain image data (as opposed to waveforms and graphics).
 IMAGE_FORMATS = (SPATIAL_2D, SPATIAL_M_MODE, SPATIAL_SPECTRAL)
 
 
@@ -90,7 +90,7 @@ def calibration_cm(regions: list[UltrasoundRegion]) -> tuple[float, float] | Non
     """Return (cm per pixel x, y) of the largest 2D region calibrated in cm, or None.
 
     NOTE: when several 2D regions carry different calibrations (dual view), only the largest one's is
-    returned; the output then holds one calibration for the whole cropped frame.
+    returned, and the output has one calibration for the whole cropped frame.
     """
     candidates = [
         region

@@ -251,8 +251,8 @@ def process_batch(
     """Process every record's DICOM file; write frames under ``out_dir/frames`` and return (clips, ledger).
 
     ``records`` needs a ``dicom_filepath`` column relative to ``echo_root`` and may carry ``subject_id``
-    and ``study_id``. Every record gets exactly one ledger row; a bad file is rejected, never raised.
-    The caller writes the returned tables (see :func:`write_outputs`).
+    and ``study_id``. Every record gets exactly one ledger row: a bad file is recorded as rejected
+    instead of raising. The caller writes the returned tables (see :func:`write_outputs`).
     """
     config = config or DicomConfig()
     frames_dir = Path(out_dir) / "frames"

@@ -99,11 +99,13 @@ def base_dataset(n_frames: int, transfer_syntax: str = uid.ExplicitVRLittleEndia
     meta.MediaStorageSOPClassUID = uid.UltrasoundMultiFrameImageStorage
     meta.MediaStorageSOPInstanceUID = uid.generate_uid()
     meta.TransferSyntaxUID = transfer_syntax
+
     ds = Dataset()
     ds.file_meta = meta
     ds.SOPClassUID = uid.UltrasoundMultiFrameImageStorage
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.Modality = "US"
+
     ds.PatientName = "DOE^JOHN"
     ds.PatientID = "MRN-778899"
     ds.PatientBirthDate = "19400101"
@@ -113,6 +115,7 @@ def base_dataset(n_frames: int, transfer_syntax: str = uid.ExplicitVRLittleEndia
     ds.ImageComments = "patient DOE^JOHN born 19400101"
     ds.add_new(0x00091010, "LO", "MRN-778899")
     ds.private_block(0x0009, "ACME", create=True).add_new(0x10, "LO", "SECRET GENERAL HOSPITAL")
+
     ds.Rows = ROWS
     ds.Columns = COLUMNS
     ds.NumberOfFrames = n_frames

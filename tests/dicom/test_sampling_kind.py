@@ -108,7 +108,8 @@ def test_calibration_after_resize(tmp_path: Path) -> None:
     result = process_file(_clip(tmp_path, False, 1), DicomConfig(n_frames=4, size=64))
     x0, y0, x1, y1 = result.crop_box
     box = fan_box()
-    assert x0 >= box[0] and x1 <= box[2] + 1
+    assert x0 >= box[0]
+    assert x1 <= box[2] + 1
     scale = 64 / max(x1 - x0, y1 - y0)
     assert result.cm_per_pixel_x == pytest.approx(DELTA_CM / scale)
     assert result.cm_per_pixel_y == pytest.approx(DELTA_CM / scale)
