@@ -271,3 +271,28 @@ def write_synthetic_shards(root: Path, spec: SyntheticSpec, samples_per_shard: i
     for sample in samples:
         counts[sample["json"]["split"]] += 1
     return counts
+
+
+def write_tiny_text_model(directory: Path, hidden_size: int = 128, layers: int = 2, seed: int = 0) -> Path:
+    """Write a small randomly initialised BERT with the MiniLM tokenizer, for tests and CPU ablations.
+
+    Its context is 512 positions, so captions of 256 tokens fit.
+    """
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from echovlm.model.text import load_tokenizer
+
+    directory = Path(directory)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=hidden_size,
+        num_hidden_layers=layers,
+        num_attention_heads=max(1, hidden_size // 64),
+        intermediate_size=hidden_size * 2,
+        max_position_embeddings=512,
+    )
+    BertModel(config, add_pooling_layer=False).save_pretrained(str(directory))
+    load_tokenizer("all-MiniLM-L6-v2").save_pretrained(str(directory))
+    return directory

@@ -1,0 +1,256 @@
+"""Evaluate an exported EchoVLM model on the test split (held-out patients) of EchoGround shards.
+
+Metrics:
+- Zero-shot classification per canonical label: AUC of P(present) against the label state, over the
+  samples whose state is present or absent (uncertain and not_assessed are left out), and their mean.
+- Image-text retrieval, Recall@1/5/10 in both directions. The candidate pool is every test sample;
+  a retrieved item counts as a match when it comes from the same study (study_id) as the query.
+- View classification: a logistic-regression probe on frozen image embeddings, fitted on the val split
+  (or the train split when val is absent) and scored as accuracy on the test split.
+- Negation probe: the share of (test image, counterfactual) pairs where the image scores its true
+  caption above the counterfactual, overall and per flip kind; also the share of images that beat all
+  their counterfactuals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from echovlm.data import LoaderConfig, ShardError, build_loader, find_shards, load_coarse_views
+from echovlm.model import EchoVLM
+from echovlm.prompts import load_prompts
+
+logger = logging.getLogger(__name__)
+
+RECALL_KS = (1, 5, 10)
+
+
+@dataclass
+class Embedded:
+    """Embeddings and metadata of one split."""
+
+    image: torch.Tensor
+    text: torch.Tensor
+    meta: list[dict[str, Any]]
+    view_ids: np.ndarray
+    negative_scores: list[list[tuple[str, float]]]
+    caption_scores: np.ndarray
+    skipped: dict[str, int]
+
+
+@torch.no_grad()
+def embed_split(
+    model: EchoVLM,
+    shards_dir: Path,
+    split: str,
+    loader_config: LoaderConfig,
+    max_samples: int | None = None,
+    with_negatives: bool = False,
+) -> Embedded:
+    """Embed every sample of a split (up to ``max_samples``), and score its negatives when asked."""
+    shards = find_shards(shards_dir, split)
+    loader = build_loader(shards, model.config, model.tokenizer, loader_config, train=False)
+    device = model.logit_scale.device
+    images, texts, meta, views, negatives, caption_scores = [], [], [], [], [], []
+    skipped: Counter[str] = Counter()
+    for batch in loader:
+        skipped.update(batch["skipped"])
+        image = model.encode_image(batch["pixels"].to(device), batch["frame_mask"].to(device))
+        text = model.encode_text(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+        images.append(image.cpu())
+        texts.append(text.cpu())
+        meta.extend(batch["meta"])
+        views.extend(batch["view_ids"].tolist())
+        true_scores = (image * text).sum(dim=1).cpu()
+        caption_scores.extend(true_scores.tolist())
+        if with_negatives:
+            for index, sample_meta in enumerate(batch["meta"]):
+                items = [item for item in sample_meta.get("negatives") or [] if item.get("text")]
+                if not items:
+                    negatives.append([])
+                    continue
+                embedded = model.embed_texts([item["text"] for item in items])
+                scores = (embedded @ image[index]).cpu().tolist()
+                negatives.append(
+                    [(item.get("flip", "unknown"), score) for item, score in zip(items, scores, strict=True)]
+                )
+        if max_samples is not None and len(meta) >= max_samples:
+            break
+    if not meta:
+        raise ShardError(
+            f"the {split} split of {shards_dir} yielded no readable sample; skipped: {dict(skipped)}"
+        )
+    count = min(len(meta), max_samples or len(meta))
+    return Embedded(
+        image=torch.cat(images)[:count],
+        text=torch.cat(texts)[:count],
+        meta=meta[:count],
+        view_ids=np.array(views[:count]),
+        negative_scores=negatives[:count],
+        caption_scores=np.array(caption_scores[:count]),
+        skipped=dict(skipped),
+    )
+
+
+def zero_shot_probabilities(model: EchoVLM, image: torch.Tensor, labels: list[str]) -> dict[str, np.ndarray]:
+    """Return P(present) per label for L2-normalised image embeddings ``(N, D)``.
+
+    Each class embedding is the normalised mean of its prompt embeddings; the probability is the softmax
+    over (present, absent) of the model's scaled cosine similarities.
+    """
+    prompts = load_prompts()
+    unknown = [label for label in labels if label not in prompts]
+    if unknown:
+        raise ValueError(f"no prompts for labels {unknown}; known labels are {list(prompts)}")
+    scale = float(model.scale().detach())
+    device = model.logit_scale.device
+    probabilities = {}
+    for label in labels:
+        classes = []
+        for texts in (prompts[label].present, prompts[label].absent):
+            mean = model.embed_texts(list(texts)).mean(dim=0)
+            classes.append(mean / mean.norm())
+        class_matrix = torch.stack(classes).to(device)
+        logits = scale * image.to(device) @ class_matrix.T
+        probabilities[label] = torch.softmax(logits, dim=1)[:, 0].cpu().numpy()
+    return probabilities
+
+
+def zero_shot_auc(model: EchoVLM, embedded: Embedded) -> dict[str, Any]:
+    """Return AUC per label (None when the test split lacks either class) and the mean of the defined ones."""
+    from sklearn.metrics import roc_auc_score
+
+    labels = list(load_prompts())
+    probabilities = zero_shot_probabilities(model, embedded.image, labels)
+    per_label: dict[str, Any] = {}
+    for label in labels:
+        truth, scores = [], []
+        for index, meta in enumerate(embedded.meta):
+            state = (meta.get("labels") or {}).get(label, {}).get("state")
+            if state in ("present", "absent"):
+                truth.append(1 if state == "present" else 0)
+                scores.append(probabilities[label][index])
+        positives = sum(truth)
+        auc = roc_auc_score(truth, scores) if 0 < positives < len(truth) else None
+        per_label[label] = {"auc": auc, "present": positives, "absent": len(truth) - positives}
+    defined = [entry["auc"] for entry in per_label.values() if entry["auc"] is not None]
+    return {"per_label": per_label, "mean_auc": float(np.mean(defined)) if defined else None}
+
+
+def retrieval_recall(embedded: Embedded, ks: tuple[int, ...] = RECALL_KS) -> dict[str, Any]:
+    """Return Recall@k for image-to-text and text-to-image retrieval over all test samples."""
+    studies = np.array([meta.get("study_id") for meta in embedded.meta])
+    similarity = (embedded.image @ embedded.text.T).numpy()
+    results: dict[str, Any] = {"candidates": len(studies), "match": "same study_id"}
+    for name, matrix in (("image_to_text", similarity), ("text_to_image", similarity.T)):
+        order = np.argsort(-matrix, axis=1)
+        hits = studies[order] == studies[:, None]
+        results[name] = {f"R@{k}": float(hits[:, :k].any(axis=1).mean()) for k in ks}
+    return results
+
+
+def view_probe(train: Embedded, test: Embedded, seed: int = 0) -> dict[str, Any]:
+    """Fit a logistic-regression view classifier on ``train`` image embeddings and score it on ``test``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import confusion_matrix
+
+    views = load_coarse_views()
+    train_known = train.view_ids >= 0
+    test_known = test.view_ids >= 0
+    classes = np.unique(train.view_ids[train_known])
+    if len(classes) < 2 or not test_known.any():
+        return {"accuracy": None, "reason": "fewer than 2 known views in the probe's training split"}
+    probe = LogisticRegression(max_iter=2000, random_state=seed)
+    probe.fit(train.image[train_known].numpy(), train.view_ids[train_known])
+    predicted = probe.predict(test.image[test_known].numpy())
+    truth = test.view_ids[test_known]
+    present = sorted(set(truth) | set(predicted))
+    return {
+        "accuracy": float((predicted == truth).mean()),
+        "train_samples": int(train_known.sum()),
+        "test_samples": int(test_known.sum()),
+        "classes": [views[index] for index in present],
+        "confusion": confusion_matrix(truth, predicted, labels=present).tolist(),
+    }
+
+
+def negation_probe(embedded: Embedded) -> dict[str, Any]:
+    """Return the share of counterfactual pairs, and of images, where the true caption scores higher."""
+    wins_by_flip: dict[str, list[bool]] = defaultdict(list)
+    images_all_won = []
+    for caption_score, negatives in zip(embedded.caption_scores, embedded.negative_scores, strict=True):
+        if not negatives:
+            continue
+        outcomes = [caption_score > score for _, score in negatives]
+        images_all_won.append(all(outcomes))
+        for (flip, _), won in zip(negatives, outcomes, strict=True):
+            wins_by_flip[flip].append(won)
+    pairs = [won for outcomes in wins_by_flip.values() for won in outcomes]
+    return {
+        "pair_accuracy": float(np.mean(pairs)) if pairs else None,
+        "image_accuracy": float(np.mean(images_all_won)) if images_all_won else None,
+        "pairs": len(pairs),
+        "images": len(images_all_won),
+        "by_flip": {
+            flip: {"accuracy": float(np.mean(wins)), "pairs": len(wins)}
+            for flip, wins in wins_by_flip.items()
+        },
+    }
+
+
+def evaluate(
+    model_dir: str | Path,
+    shards_dir: str | Path,
+    out_dir: str | Path,
+    loader_config: LoaderConfig | None = None,
+    probe_samples: int = 5000,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Run every evaluation and write ``metrics.json``, ``report.md`` and plots to ``out_dir``."""
+    shards_dir, out_dir = Path(shards_dir), Path(out_dir)
+    loader_config = loader_config or LoaderConfig(batch_size=64, num_workers=2)
+    model = EchoVLM.from_pretrained(model_dir, device=device)
+    test = embed_split(model, shards_dir, "test", loader_config, with_negatives=True)
+    logger.info("embedded %d test samples from %s", len(test.meta), shards_dir / "test")
+    try:
+        probe_split = "val"
+        probe_train = embed_split(model, shards_dir, "val", loader_config, max_samples=probe_samples)
+    except ShardError:
+        probe_split = "train"
+        probe_train = embed_split(model, shards_dir, "train", loader_config, max_samples=probe_samples)
+
+    test_subjects = {meta.get("subject_id") for meta in test.meta}
+    overlap = test_subjects & {meta.get("subject_id") for meta in probe_train.meta}
+    if overlap:
+        logger.warning(
+            "%d subjects appear in both the test and the %s split (e.g. subject_id %s): the split is not "
+            "patient-level, so the test metrics are optimistic",
+            len(overlap),
+            probe_split,
+            sorted(overlap)[0],
+        )
+    metrics = {
+        "model": str(model_dir),
+        "shards": str(shards_dir),
+        "test_samples": len(test.meta),
+        "test_subjects": len(test_subjects),
+        "skipped": test.skipped,
+        "zero_shot": zero_shot_auc(model, test),
+        "retrieval": retrieval_recall(test),
+        "view_probe": view_probe(probe_train, test) | {"probe_split": probe_split},
+        "negation_probe": negation_probe(test),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    from echovlm.report import write_report
+
+    write_report(metrics, out_dir)
+    return metrics

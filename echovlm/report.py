@@ -1,0 +1,107 @@
+"""The markdown report and plots of an EchoVLM evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _format(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _plot(metrics: dict[str, Any], out_dir: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    per_label = metrics["zero_shot"]["per_label"]
+    labels = [label for label, entry in per_label.items() if entry["auc"] is not None]
+    if labels:
+        figure, axis = plt.subplots(figsize=(8, 5))
+        axis.barh(labels, [per_label[label]["auc"] for label in labels])
+        axis.axvline(0.5, color="grey", linestyle="--", label="chance")
+        axis.set_xlim(0, 1)
+        axis.set_xlabel("zero-shot AUC (test split)")
+        axis.legend()
+        figure.tight_layout()
+        figure.savefig(out_dir / "zero_shot_auc.png", dpi=100)
+        plt.close(figure)
+        names.append("zero_shot_auc.png")
+
+    probe = metrics["view_probe"]
+    if probe.get("accuracy") is not None:
+        figure, axis = plt.subplots(figsize=(6, 5))
+        axis.imshow(probe["confusion"], cmap="Blues")
+        ticks = range(len(probe["classes"]))
+        axis.set_xticks(ticks, probe["classes"], rotation=90)
+        axis.set_yticks(ticks, probe["classes"])
+        axis.set_xlabel("predicted view")
+        axis.set_ylabel("true view")
+        figure.tight_layout()
+        figure.savefig(out_dir / "view_confusion.png", dpi=100)
+        plt.close(figure)
+        names.append("view_confusion.png")
+    return names
+
+
+def write_report(metrics: dict[str, Any], out_dir: Path) -> Path:
+    """Write ``report.md`` with the metric tables and the plots next to it."""
+    plots = _plot(metrics, out_dir)
+    zero_shot = metrics["zero_shot"]
+    retrieval = metrics["retrieval"]
+    probe = metrics["view_probe"]
+    negation = metrics["negation_probe"]
+    lines = [
+        "# EchoVLM evaluation",
+        "",
+        f"Model `{metrics['model']}` on the test split of `{metrics['shards']}`: {metrics['test_samples']} "
+        f"samples from {metrics['test_subjects']} held-out patients.",
+        "",
+        "## Zero-shot classification",
+        "",
+        f"Mean AUC over labels with both classes in the test split: **{_format(zero_shot['mean_auc'])}**.",
+        "Samples whose label state is uncertain or not_assessed are left out of that label's AUC.",
+        "",
+        "| label | AUC | present | absent |",
+        "|---|---|---|---|",
+    ]
+    for label, entry in zero_shot["per_label"].items():
+        lines.append(f"| {label} | {_format(entry['auc'])} | {entry['present']} | {entry['absent']} |")
+    lines += [
+        "",
+        "## Retrieval",
+        "",
+        f"Candidate pool: all {retrieval['candidates']} test samples; a match is an item of the same study.",
+        "",
+        "| direction | " + " | ".join(retrieval["image_to_text"]) + " |",
+        "|---|" + "---|" * len(retrieval["image_to_text"]),
+    ]
+    for direction in ("image_to_text", "text_to_image"):
+        values = " | ".join(_format(value) for value in retrieval[direction].values())
+        lines.append(f"| {direction.replace('_', ' ')} | {values} |")
+    lines += [
+        "",
+        "## View classification (linear probe)",
+        "",
+        f"Logistic regression on frozen image embeddings, fitted on the {probe.get('probe_split')} split: "
+        f"accuracy **{_format(probe.get('accuracy'))}** on the test split.",
+        "",
+        "## Negation probe",
+        "",
+        f"True caption scored above its counterfactual in {_format(negation['pair_accuracy'])} of "
+        f"{negation['pairs']} pairs; above all its counterfactuals for {_format(negation['image_accuracy'])} "
+        f"of {negation['images']} images.",
+        "",
+    ]
+    for flip, entry in sorted(negation["by_flip"].items()):
+        lines.append(f"- {flip} flips: {_format(entry['accuracy'])} of {entry['pairs']} pairs")
+    if metrics.get("skipped"):
+        lines += ["", f"Skipped test samples: {metrics['skipped']}."]
+    if plots:
+        lines += ["", "## Plots", ""] + [f"![{name}]({name})" for name in plots]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
