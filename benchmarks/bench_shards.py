@@ -1,7 +1,7 @@
 """Shard writing speed: echoground.shards.write_split against a bare tarfile write of the same bytes.
 
-The samples are encoded once up front (JPEG, JSON, NPY), so both sides write identical member bytes;
-the ratios show the cost of what the writer adds (key checks, fixed headers, SHA-256, fsync, index,
+The samples are encoded once up front (JPEG, JSON, NPY), so both sides write identical member bytes.
+The ratios show the cost of what the writer adds (key checks, fixed headers, SHA-256, fsync, index,
 sizes.json and SHA256SUMS), against a bare write and against a bare write that also fsyncs each shard. Usage::
 
     .venv/bin/python benchmarks/bench_shards.py --samples 400 --frames 16 --repeats 3
@@ -54,9 +54,9 @@ def bare_tarfile(samples, folder: Path, per_shard: int, fsync: bool = False) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=400, help="number of samples")
+    parser.add_argument("--samples", type=int, default=400, help="number of samples to write")
     parser.add_argument("--frames", type=int, default=16, help="frames per clip in KEY.npy")
-    parser.add_argument("--per-shard", type=int, default=100, help="samples per shard")
+    parser.add_argument("--per-shard", type=int, default=100, help="maximum samples per shard")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per method; the best is kept")
     args = parser.parse_args()
 

@@ -1,7 +1,7 @@
 """Write one clip's caption from its study's measurements and labels, with provenance and negatives.
 
-The rules (which view states what, how a fact is phrased, what happens to clips without a usable view)
-live in ``templates.yaml``; this module only applies them.
+The rules live in ``templates.yaml``: which view states what, how a fact is phrased, and what happens
+to clips without a usable view. This module only applies them.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ SENTENCE_KINDS = {
 
 @dataclass(frozen=True)
 class MeasurementFormat:
-    """How one canonical measurement is written: display name, unit, decimals and grade words."""
+    """Format of one canonical measurement: display name, unit, decimals and grade words."""
 
     key: str
     name: str
@@ -36,7 +36,7 @@ class MeasurementFormat:
 
 @dataclass(frozen=True)
 class FindingFormat:
-    """How one label is written, and which severities its hard negatives may use."""
+    """Format of one finding (label): display name, severity words and hard-negative severities."""
 
     label_id: str
     name: str
@@ -47,7 +47,7 @@ class FindingFormat:
 
 @dataclass(frozen=True)
 class ViewTemplate:
-    """What one view (or the study-level caption) states: a phrase, then measurements, then findings."""
+    """Content of one view caption (or the study-level caption): phrase, measurements, findings."""
 
     key: str
     phrase: str

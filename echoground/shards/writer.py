@@ -54,7 +54,7 @@ class ShardSample:
 
 @dataclass
 class SplitSummary:
-    """What :func:`write_split` wrote: shard names with sample counts and byte sizes."""
+    """Result of :func:`write_split`: sample count and byte size of each shard written."""
 
     split_dir: Path
     sizes: dict[str, int] = field(default_factory=dict)
@@ -195,8 +195,8 @@ class _ShardFile:
 
     Each sample is serialised to one contiguous chunk (USTAR headers from ``tarfile.TarInfo.tobuf``,
     data padded to 512-byte blocks), so the file is what ``tarfile`` would write for the same members.
-    SHA-256 runs in a worker thread (hashlib releases the GIL on large buffers) overlapping the write
-    of the next sample; at most one chunk waits to be hashed.
+    SHA-256 runs in a worker thread, because hashlib releases the GIL on large buffers and can overlap
+    the write of the next sample. At most one chunk waits to be hashed.
     """
 
     def __init__(self, path: Path) -> None:

@@ -5,7 +5,7 @@ contract changes; a test checks that the committed suites equal the generated on
 not import great_expectations: it writes the suite JSON format (``name``, ``expectations`` with
 ``type``, ``kwargs``, ``meta`` and ``severity``) directly.
 
-Mapping from a contract property to expectations (severity "critical" unless a rule says otherwise):
+Mapping from a contract property to expectations (severity "critical" unless a quality rule sets another):
 column present; ``required`` -> not null; ``unique`` -> unique; ``physicalType`` -> pandas dtype;
 ``logicalTypeOptions`` minimum/maximum -> between, pattern -> regex, minLength/maxLength -> value
 lengths. Quality rules: ``nullValues`` -> not null, ``invalidValues`` with ``validValues`` -> in set,

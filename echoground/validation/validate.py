@@ -1,8 +1,9 @@
 """Validate output tables against their GX suites; error-severity failures stop the run.
 
 great_expectations is imported inside :func:`validate_tables` because importing it takes seconds. The
-context is ephemeral (nothing is written outside the run folder) and GX analytics are switched off
-through ``GX_ANALYTICS_ENABLED=false`` before the import; a test checks that validation opens no socket.
+context is ephemeral, so nothing is written outside the run folder. GX analytics are switched off
+through ``GX_ANALYTICS_ENABLED=false`` before the import, and a test checks that validation opens no
+socket.
 """
 
 from __future__ import annotations
