@@ -195,7 +195,8 @@ def _label_inputs(labels: pd.DataFrame) -> dict[int, list[LabelInput]]:
     for row in labels.to_dict("records"):
         severity = _optional(row.get("severity"))
         source = _optional(row.get("source"))
-        rule_id = _optional(row.get("rule_id"))
+        # The label engine names this column "rule"; "rule_id" is accepted as well.
+        rule_id = _optional(row.get("rule_id", row.get("rule")))
         conflict = _optional(row.get("conflict"))
         by_study.setdefault(int(row["study_id"]), []).append(
             LabelInput(
