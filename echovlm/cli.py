@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+from pathlib import Path
+from typing import Any
 
 import click
 
 from echoground.logs import setup_logging
 from echovlm import __version__
+
+# Hugging Face libraries must never download at run time; models load from local files only.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Tokenizers run inside forked loader workers; their own thread pool would deadlock or warn there.
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +33,237 @@ from echovlm import __version__
 def main(log_level: str) -> None:
     """EchoVLM: a CLIP-style echo image-text model trained on EchoGround shards."""
     setup_logging(level=getattr(logging, log_level.upper()))
+
+
+def _read_config_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        return yaml.safe_load(text) or {}
+    return json.loads(text)
+
+
+# (option name, section of TrainConfig or None for top level, field, type, help)
+_TRAIN_OPTIONS: list[tuple[str, str | None, str, Any, str]] = [
+    (
+        "--image-model",
+        "model",
+        "image_model",
+        str,
+        "Image backbone: torchvision name, tiny_cnn, or HF model dir.",
+    ),
+    ("--image-weights", "model", "image_weights", str, "Starting weights file for a torchvision backbone."),
+    ("--image-size", "model", "image_size", int, "Input image side, in pixels."),
+    (
+        "--temporal-pooling",
+        "model",
+        "temporal_pooling",
+        click.Choice(["mean", "attention"]),
+        "Frame pooling.",
+    ),
+    (
+        "--text-model",
+        "model",
+        "text_model",
+        str,
+        "Text model: HF name in the local cache or a local directory.",
+    ),
+    ("--text-max-length", "model", "text_max_length", int, "Maximum caption length, in tokens."),
+    (
+        "--text-trainable-layers",
+        "model",
+        "text_trainable_layers",
+        int,
+        "Top text layers that train (0: none).",
+    ),
+    ("--embed-dim", "model", "embed_dim", int, "Size of the shared embedding space."),
+    ("--batch-size", "loader", "batch_size", int, "Samples per batch on each process."),
+    ("--workers", "loader", "num_workers", int, "Data loader worker processes per training process."),
+    ("--num-frames", "loader", "num_frames", int, "Frames per clip read from KEY.npy (1: key frame only)."),
+    ("--max-negatives", "loader", "max_negatives", int, "Counterfactual captions per sample per step."),
+    (
+        "--view-soft-target",
+        "loss",
+        "view_soft_target",
+        float,
+        "Target mass of same-view same-findings pairs.",
+    ),
+    ("--view-cluster-weight", "loss", "view_cluster_weight", float, "Weight of the view clustering term."),
+    ("--negation-weight", "loss", "negation_weight", float, "Weight of the counterfactual-negative term."),
+    ("--steps", None, "steps", int, "Optimizer steps to train for."),
+    (
+        "--samples-per-epoch",
+        None,
+        "samples_per_epoch",
+        int,
+        "Samples per epoch, all processes (default: sizes.json).",
+    ),
+    ("--lr", None, "learning_rate", float, "Peak learning rate."),
+    ("--warmup-steps", None, "warmup_steps", int, "Linear warm-up, in optimizer steps."),
+    ("--accumulation-steps", None, "accumulation_steps", int, "Micro-batches per optimizer step."),
+    ("--seed", None, "seed", int, "Seed of initialisation and data order."),
+    ("--log-every", None, "log_every", int, "Optimizer steps between progress lines and CSV rows."),
+    ("--checkpoint-every", None, "checkpoint_every", int, "Optimizer steps between checkpoints."),
+    ("--val-every", None, "val_every", int, "Optimizer steps between validation losses (0: never)."),
+    ("--device", None, "device", click.Choice(["auto", "cpu", "cuda"]), "Device to train on."),
+    (
+        "--precision",
+        None,
+        "precision",
+        click.Choice(["auto", "bf16", "fp32"]),
+        "auto: bf16 on CUDA, fp32 on CPU.",
+    ),
+    ("--threads", None, "threads", int, "torch CPU threads per process."),
+]
+
+
+def _train_options(function: Any) -> Any:
+    for name, _, _, kind, help_text in reversed(_TRAIN_OPTIONS):
+        function = click.option(name, type=kind, default=None, help=help_text)(function)
+    return function
+
+
+@main.command()
+@click.option(
+    "--shards",
+    "shards_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Shards folder holding train/ (and val/, test/).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Run folder for checkpoints, curves and the exported model.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML or JSON training settings (sections model, loss, loader); options override it.",
+)
+@click.option("--no-resume", is_flag=True, help="Start afresh even if the run folder holds a checkpoint.")
+@_train_options
+def train(shards_dir: Path, out_dir: Path, config_path: Path | None, no_resume: bool, **options: Any) -> None:
+    """Train EchoVLM on WebDataset shards (run under torchrun for several GPUs or nodes)."""
+    from echovlm.train import TrainConfig
+    from echovlm.train import train as run_training
+
+    values = _read_config_file(config_path)
+    for name, section, field_name, _, _ in _TRAIN_OPTIONS:
+        value = options[name.lstrip("-").replace("-", "_")]
+        if value is None:
+            continue
+        target = values.setdefault(section, {}) if section else values
+        target[field_name] = value
+    if no_resume:
+        values["resume"] = False
+    result = run_training(shards_dir, out_dir, TrainConfig.from_dict(values))
+    click.echo(f"model: {result.model_dir}")
+
+
+@main.command()
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="Exported model directory (a run's model/ folder).",
+)
+@click.option(
+    "--shards",
+    "shards_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Shards folder holding test/ and val/ or train/.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for metrics.json, report.md and plots.",
+)
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Samples per batch.")
+@click.option("--workers", type=int, default=2, show_default=True, help="Data loader worker processes.")
+@click.option("--num-frames", type=int, default=1, show_default=True, help="Frames per clip from KEY.npy.")
+@click.option(
+    "--probe-samples",
+    type=int,
+    default=5000,
+    show_default=True,
+    help="Maximum samples of the val (or train) split that fit the view probe.",
+)
+@click.option("--device", default="cpu", show_default=True, help="torch device to run on, e.g. cpu or cuda.")
+def evaluate(
+    model_dir: Path,
+    shards_dir: Path,
+    out_dir: Path,
+    batch_size: int,
+    workers: int,
+    num_frames: int,
+    probe_samples: int,
+    device: str,
+) -> None:
+    """Evaluate a model on the test split: zero-shot AUC, retrieval, view probe, negation probe."""
+    from echovlm.data import LoaderConfig
+    from echovlm.evaluate import evaluate as run_evaluation
+
+    loader = LoaderConfig(batch_size=batch_size, num_workers=workers, num_frames=num_frames)
+    metrics = run_evaluation(model_dir, shards_dir, out_dir, loader, probe_samples, device)
+    click.echo(f"mean zero-shot AUC: {metrics['zero_shot']['mean_auc']}")
+    click.echo(f"report: {out_dir / 'report.md'}")
+
+
+@main.command("zero-shot")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="Exported model directory.",
+)
+@click.option(
+    "--labels", default="all", show_default=True, help="Comma-separated canonical label ids, or 'all'."
+)
+def zero_shot(image: Path, model_dir: Path, labels: str) -> None:
+    """Print P(present) per label for an image file or a DICOM file (its middle frame)."""
+    from echovlm.model import EchoVLM
+    from echovlm.prompts import CANONICAL_LABELS
+    from echovlm.zero_shot import predict_labels
+
+    chosen = list(CANONICAL_LABELS) if labels == "all" else [label.strip() for label in labels.split(",")]
+    unknown = [label for label in chosen if label not in CANONICAL_LABELS]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown labels {unknown}; use ids from {list(CANONICAL_LABELS)}", param_hint="--labels"
+        )
+    model = EchoVLM.from_pretrained(model_dir)
+    for label, probability in predict_labels(model, image, chosen).items():
+        click.echo(f"{label}\t{probability:.3f}")
+
+
+@main.command()
+@click.option(
+    "--checkpoint",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Training checkpoint, e.g. RUN/checkpoints/last.pt.",
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Model directory to write."
+)
+def export(checkpoint: Path, out_dir: Path) -> None:
+    """Export a training checkpoint as a standalone model directory."""
+    from echovlm.export import export_checkpoint
+
+    click.echo(f"model: {export_checkpoint(checkpoint, out_dir)}")
 
 
 if __name__ == "__main__":  # pragma: no cover
