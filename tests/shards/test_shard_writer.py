@@ -220,10 +220,7 @@ def test_open_clip_eval_loader_reads_shards(tmp_path):
     assert sum(texts.shape[0] for _, texts in batches) == 6
 
 
-# open_clip_train 3.3.0 groups tar members with its own group_by_keys_nothrow, which raises
-# KeyError: 'fname' on the empty end-of-shard marker that webdataset 1.0.2's tar_file_expander yields.
-# Its training loader therefore fails on any shards with webdataset 1.0.2.
-@pytest.mark.xfail(raises=KeyError, strict=True, reason="open_clip 3.3.0 training loader vs webdataset 1.0.2")
+# open_clip's training loader breaks on webdataset >= 0.2.96 (KeyError 'fname'); pyproject pins 0.2.86.
 def test_open_clip_train_loader_reads_shards(tmp_path):
     data_info, batches = _read_with_open_clip(tmp_path, is_train=True)
     assert data_info.dataloader.num_samples == 6
