@@ -38,7 +38,8 @@ def samples(count: int, include_frames: bool = True):
             metadata={
                 "clip_id": key_for(index),
                 "view_confidence": np.float32(0.5),
-                "cm_per_pixel": float("nan"),
+                "cm_per_pixel_x": float("nan"),
+                "cm_per_pixel_y": float("nan"),
             },
             frames=frames if include_frames else None,
         )
@@ -107,7 +108,7 @@ def test_json_member_is_strict_json(tmp_path):
     write_split(samples(1), tmp_path)
     with tarfile.open(tmp_path / "shard-000000.tar") as tar:
         metadata = json.loads(tar.extractfile(f"{key_for(0)}.json").read())
-    assert metadata["cm_per_pixel"] is None
+    assert metadata["cm_per_pixel_x"] is None
     assert metadata["view_confidence"] == pytest.approx(0.5)
 
 
@@ -242,7 +243,8 @@ def _tables(count: int, tmp_path):
                 "view": "A4C",
                 "view_coarse": "A4C",
                 "view_confidence": 0.9,
-                "cm_per_pixel": 0.05,
+                "cm_per_pixel_x": 0.05,
+                "cm_per_pixel_y": 0.05,
                 "frame_times_ms": [0.0, 33.3, 66.7, 100.0],
                 "frames_path": str(path),
             }
@@ -313,7 +315,8 @@ def test_write_shards_per_split(tmp_path):
         "findings_key",
         "measurements",
         "provenance",
-        "cm_per_pixel",
+        "cm_per_pixel_x",
+        "cm_per_pixel_y",
         "frame_times_ms",
     }
     assert set(metadata) == expected

@@ -116,5 +116,5 @@ schema:
 def test_warning_rule_keeps_warning_severity():
     suite = suite_from_contract(CONTRACTS_DIR / "clips.yaml")
     by_rule = {expectation["meta"]["rule"]: expectation for expectation in suite["expectations"]}
-    assert by_rule["cm_per_pixel_typical"]["severity"] == "warning"
+    assert by_rule["cm_per_pixel_x_typical"]["severity"] == "warning"
     assert by_rule["clip_kind_known"]["severity"] == "critical"

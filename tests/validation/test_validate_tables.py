@@ -22,7 +22,8 @@ def clips(**overrides) -> pd.DataFrame:
             "view": pd.Series(["A4C", "uncertain"], dtype="string"),
             "view_coarse": pd.Series(["A4C", "uncertain"], dtype="string"),
             "view_confidence": [0.9, 0.3],
-            "cm_per_pixel": [0.06, 0.07],
+            "cm_per_pixel_x": [0.06, 0.07],
+            "cm_per_pixel_y": [0.06, 0.07],
             "split": pd.Series(["train", "train"], dtype="string"),
         }
     )
@@ -76,9 +77,9 @@ def test_dotted_clip_id_is_error(tmp_path):
 
 
 def test_warning_rule_reported_run_goes_on(tmp_path):
-    report = validate_tables({"clips": clips(cm_per_pixel=[0.06, 0.9])}, tmp_path)
+    report = validate_tables({"clips": clips(cm_per_pixel_x=[0.06, 0.9])}, tmp_path)
     assert report.errors == []
-    assert [failure.rule for failure in report.warnings] == ["cm_per_pixel_typical"]
+    assert [failure.rule for failure in report.warnings] == ["cm_per_pixel_x_typical"]
 
 
 def test_missing_column_is_error(tmp_path):
