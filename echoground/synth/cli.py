@@ -51,7 +51,7 @@ def _parse_range(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     show_default=True,
     callback=_parse_range,
     help="Frames per B-mode cine, MIN-MAX (count; real GE cines have 60-90). RLE and uncompressed "
-    "cines are capped at 20 and 12 frames.",
+    "cines are capped at 16 and 8 frames.",
 )
 @click.option(
     "--files-per-study",
@@ -70,7 +70,7 @@ def _parse_range(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.option(
     "--jpeg-quality",
     type=click.IntRange(1, 95),
-    default=85,
+    default=80,
     show_default=True,
     help="Pillow JPEG quality (1-95) of JPEG Baseline frames.",
 )

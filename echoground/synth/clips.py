@@ -107,22 +107,38 @@ def _line_geometry(
     if lv_line is not None and view in phantoms.LV_LINE_VIEWS:
         ed = phantoms.lv_state(heart, 0.0)
         es = phantoms.lv_state(heart, float(phases[es_frame]))
-        geometry.update(
-            lv_axis=phantoms.LV_LINE_VIEWS[view],
-            lv_center_x_px=screen.apex_x + lv_line[0] / s,
-            lv_center_y_px=screen.apex_y + lv_line[1] / s,
-            lv_diameter_px=2 * ed.b / s,
-            lv_es_diameter_px=2 * es.b / s,
-            wall_thickness_px=ed.septum / s,
-        )
+        axis = phantoms.LV_LINE_VIEWS[view]
+        # The line runs from past the lateral or posterior wall to 3 mm past the septum.
+        reach_minus = ed.b + ed.septum + 0.3
+        reach_plus = ed.b + ed.posterior + 0.3
+        if _line_inside(screen, lv_line, axis, reach_minus, reach_plus):
+            geometry.update(
+                lv_axis=axis,
+                lv_center_x_px=screen.apex_x + lv_line[0] / s,
+                lv_center_y_px=screen.apex_y + lv_line[1] / s,
+                lv_diameter_px=2 * ed.b / s,
+                lv_es_diameter_px=2 * es.b / s,
+                wall_thickness_px=ed.septum / s,
+            )
     if la_line is not None and view in phantoms.LA_LINE_VIEWS:
-        geometry.update(
-            la_axis=phantoms.LA_LINE_VIEWS[view],
-            la_center_x_px=screen.apex_x + la_line[0] / s,
-            la_center_y_px=screen.apex_y + la_line[1] / s,
-            la_diameter_px=heart.la_d / s,
-        )
+        axis = phantoms.LA_LINE_VIEWS[view]
+        reach = heart.la_d / 2 + 0.5
+        if _line_inside(screen, la_line, axis, reach, reach):
+            geometry.update(
+                la_axis=axis,
+                la_center_x_px=screen.apex_x + la_line[0] / s,
+                la_center_y_px=screen.apex_y + la_line[1] / s,
+                la_diameter_px=heart.la_d / s,
+            )
     return geometry
+
+
+def _line_inside(screen: Screen, centre: tuple[float, float], axis: str, minus: float, plus: float) -> bool:
+    """Return True when both ends of a measurement line (cm from ``centre``) lie inside the sector."""
+    x, y = centre
+    if axis == "vertical":
+        return screen.contains_cm(x, y - minus) and screen.contains_cm(x, y + plus)
+    return screen.contains_cm(x - minus, y) and screen.contains_cm(x + plus, y)
 
 
 def _timing(

@@ -98,7 +98,7 @@ PHOTOMETRIC = {
     "mono": "MONOCHROME2",
 }
 # Non-JPEG cines are large (300 x 400 x 3 bytes per uncompressed frame); their length is capped.
-MAX_FRAMES = {"rle": 20, "rgb_planar0": 12, "rgb_planar1": 12}
+MAX_FRAMES = {"rle": 16, "rgb_planar0": 8, "rgb_planar1": 8}
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class SynthConfig:
     files_per_study: tuple[int, int] = (15, 30)
     frame_size: tuple[int, int] = DEFAULT_FRAME_SIZE
     include_real: bool = True
-    jpeg_quality: int = 85
+    jpeg_quality: int = 80
 
 
 @dataclass
@@ -393,11 +393,11 @@ def _encoding(rng: np.random.Generator, kind: str) -> str:
         return "jpeg_baseline" if draw < 0.5 else "jpeg_lossless" if draw < 0.85 else "mono"
     if kind in ("m_mode", "other"):
         return "jpeg_baseline"
-    if draw < 0.80:
+    if draw < 0.90:
         return "jpeg_baseline"
-    if draw < 0.88:
+    if draw < 0.95:
         return "rle"
-    return "rgb_planar0" if draw < 0.94 else "rgb_planar1"
+    return "rgb_planar0" if draw < 0.975 else "rgb_planar1"
 
 
 def _overlay_text(

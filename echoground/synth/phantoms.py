@@ -147,6 +147,15 @@ class Screen:
     def ecg_row(self) -> int:
         return self.rows - max(12, int(self.rows * 0.06))
 
+    def contains_cm(self, x: float, y: float, margin_px: float = 3.0) -> bool:
+        """Return True when the point (x, y) in cm lies inside the sector, ``margin_px`` from its edges."""
+        radius = math.hypot(x, y) / self.cm_per_pixel
+        half_angle = math.radians(SECTOR_HALF_ANGLE_DEG)
+        inside_angle = y > 0 and abs(x) <= y * math.tan(
+            half_angle
+        ) - margin_px * self.cm_per_pixel / math.cos(half_angle)
+        return inside_angle and radius <= self.radius_px - margin_px
+
     def sector_box(self) -> tuple[int, int, int, int]:
         """Return (min_x, min_y, max_x, max_y) of the sector, inclusive pixel bounds."""
         half = self.radius_px * math.sin(math.radians(SECTOR_HALF_ANGLE_DEG))
@@ -256,7 +265,7 @@ def anatomy_plax(heart: Heart, phase: float) -> Anatomy:
     s = lv_state(heart, phase)
     ed = lv_state(heart, 0.0)
     rv_depth = min(3.2, 0.6 * heart.rv_d)
-    lv_cx = -1.2
+    lv_cx = -1.8
     lv_cy = 2.1 + rv_depth + heart.ivs + ed.b
     septum_top = lv_cy - s.b - s.septum
     rv_wall, rv_cavity = _chamber(
@@ -264,7 +273,7 @@ def anatomy_plax(heart: Heart, phase: float) -> Anatomy:
     )
     lv_walls, lv_cavity = _lv(lv_cx, lv_cy, 0.0, s, heart)
     ao = 3.0
-    ao_cx = lv_cx + ed.a + 1.6
+    ao_cx = lv_cx + ed.a + 1.0
     ao_cy = (lv_cy - ed.b - heart.ivs) + 0.15 + ao / 2
     la_cx = ao_cx + 0.3
     la_cy = ao_cy + ao / 2 + 0.35 + heart.la_d / 2
@@ -298,10 +307,12 @@ def _four_chamber(
     """Apical chambers with the apex at the top; the LV lies right of the septum (vertical long axis)."""
     s = lv_state(heart, phase)
     ed = lv_state(heart, 0.0)
-    lv_cx = heart.ivs / 2 + ed.b if with_rv else 0.3
-    lv_cy = 1.6 + ed.a
+    # The septum sits left of the beam axis and the apex 3 cm deep, so that the lateral wall at the LV
+    # centre row stays inside the sector for dilated ventricles.
+    lv_cx = heart.ivs / 2 + ed.b - 1.6 if with_rv else 0.0
+    lv_cy = 3.0 + ed.a
     base_y = lv_cy + ed.a * 0.92
-    la_long = 0.8 * heart.la_d * 1.6
+    la_long = 1.2 * heart.la_d
     la_cy = base_y + 0.45 + la_long / 2
     la_cx = lv_cx
     shapes: list[Shape] = [Ellipse(lv_cx - 1.5, lv_cy + 2.5, 7.5, 9.5, 90, LEVEL_TISSUE * 0.7)]
@@ -505,8 +516,9 @@ def speckle_texture(rng: np.random.Generator, rows: int, cols: int) -> np.ndarra
     smooth = (raw[:-2] + raw[1:-1] + raw[2:]) / 3.0
     if cols > 1:
         smooth = np.concatenate([(smooth[:, :-1] + smooth[:, 1:]) / 2.0, smooth[:, -1:]], axis=1)
-    # Compress the range so that myocardium never falls to blood level (keeps the walls measurable).
-    return (0.72 + 0.45 * smooth / 1.2533).astype(np.float32)
+    # Mean 1 (the Rayleigh mean is 1.2533); the narrow range 0.75-1.4 keeps myocardium far above blood level,
+    # so the walls stay measurable.
+    return (0.75 + 0.25 * smooth / 1.2533).astype(np.float32)
 
 
 def render_grey(screen: Screen, shapes: list[Shape]) -> np.ndarray:
