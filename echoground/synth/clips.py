@@ -55,8 +55,8 @@ def _sector_region(screen: Screen, data_type: int = DATA_TISSUE) -> UltrasoundRe
         units_y=UNITS_CM,
         delta_x=screen.cm_per_pixel,
         delta_y=screen.cm_per_pixel,
-        reference_x0=int(round(screen.apex_x)) - x0,
-        reference_y0=int(round(screen.apex_y)) - y0,
+        reference_x0=round(screen.apex_x) - x0,
+        reference_y0=round(screen.apex_y) - y0,
     )
 
 
@@ -87,7 +87,7 @@ def _render_sector_frames(
     frames = np.empty((len(phases), screen.rows, screen.cols), dtype=np.float32)
     lines: list[tuple[float, float] | None] = [None, None]
     for index, phase in enumerate(phases):
-        key = int(round(phase * 1000)) % 1000
+        key = round(phase * 1000) % 1000
         if key not in cache:
             shapes, lv_line, la_line = anatomy(heart, key / 1000.0)
             cache[key] = phantoms.render_grey(screen, shapes) * mask
@@ -146,7 +146,7 @@ def _timing(
 ) -> tuple[int, int]:
     cycle_frames = 60_000.0 / heart_rate / frame_time_ms
     ed_frame = int(rng.integers(0, max(1, min(n_frames, int(cycle_frames)) - int(cycle_frames * 0.4) - 1)))
-    es_frame = ed_frame + int(round(phantoms.SYSTOLE_FRACTION * cycle_frames))
+    es_frame = ed_frame + round(phantoms.SYSTOLE_FRACTION * cycle_frames)
     return ed_frame, min(es_frame, n_frames - 1)
 
 
@@ -192,7 +192,7 @@ def _velocity_colour(velocity: np.ndarray, nyquist: float) -> np.ndarray:
     """Map velocities (m/s, positive towards the transducer) to RGB: red towards, blue away, aliasing."""
     v = np.clip(velocity / nyquist, -1.6, 1.6)
     magnitude = np.minimum(np.abs(v), 1.0)
-    rgb = np.zeros(velocity.shape + (3,), dtype=np.float32)
+    rgb = np.zeros((*velocity.shape, 3), dtype=np.float32)
     towards, away = v > 0, v < 0
     rgb[towards, 0] = 90 + 165 * magnitude[towards]
     rgb[towards, 1] = 20 + 150 * np.clip(v[towards] - 1.0, 0, 1)
@@ -269,8 +269,8 @@ def build_colour_doppler(
             units_y=UNITS_CM,
             delta_x=s,
             delta_y=s,
-            reference_x0=int(round(screen.apex_x)) - x0,
-            reference_y0=int(round(screen.apex_y)) - y0,
+            reference_x0=round(screen.apex_x) - x0,
+            reference_y0=round(screen.apex_y) - y0,
         ),
     ]
     geometry: dict[str, float | int | str] = {
@@ -335,7 +335,7 @@ def build_spectral(
     phase = (t / seconds_per_beat) % 1.0
     ys = np.arange(top, bottom)[:, None]
     spectrum = np.zeros((height, right - left), dtype=np.float32)
-    for (name, sign, centre, width), value in zip(peaks, peak_values, strict=True):
+    for (_name, sign, centre, width), value in zip(peaks, peak_values, strict=True):
         envelope = value * np.exp(-((((phase - centre + 0.5) % 1.0 - 0.5) / width) ** 2) / 2 * 4)
         envelope_px = envelope / metres_per_pixel
         if sign > 0:
@@ -390,7 +390,7 @@ def build_m_mode(
     cache: dict[int, np.ndarray] = {}
     for column in range(left, right):
         t = (column - left) / (right - left) * sweep_seconds
-        key = int(round(((t * heart_rate / 60.0) % 1.0) * 200)) % 200
+        key = round(((t * heart_rate / 60.0) % 1.0) * 200) % 200
         if key not in cache:
             shapes, _, _ = phantoms.ANATOMY["PLAX"](heart, key / 200.0)
             cache[key] = phantoms.render_grey(line_screen, shapes)[:, 0]

@@ -293,13 +293,13 @@ def _set_timing(ds: Dataset, timing: FrameTiming, n_frames: int) -> None:
     if timing.style == "frame_time":
         ds.FrameTime = frame_time
         ds.FrameIncrementPointer = Tag("FrameTime")
-        ds.RecommendedDisplayFrameRate = int(round(1000.0 / frame_time))
+        ds.RecommendedDisplayFrameRate = round(1000.0 / frame_time)
     elif timing.style == "frame_time_vector":
         ds.FrameTimeVector = [0.0] + [frame_time] * (n_frames - 1)
         ds.FrameIncrementPointer = Tag("FrameTimeVector")
     elif timing.style == "cine_rate":
-        ds.CineRate = int(round(1000.0 / frame_time))
-        ds.RecommendedDisplayFrameRate = int(round(1000.0 / frame_time))
+        ds.CineRate = round(1000.0 / frame_time)
+        ds.RecommendedDisplayFrameRate = round(1000.0 / frame_time)
         ds.FrameIncrementPointer = Tag("FrameTime")
     else:
         raise ValueError(

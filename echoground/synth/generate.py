@@ -663,6 +663,6 @@ def _write_ground_truth_readme(folder: Path) -> None:
 
 
 def read_ground_truth(out: Path, name: str) -> list[dict[str, str]]:
-    """Return the rows of ``ground_truth/<name>.csv`` as dictionaries of strings (for tests and evaluation)."""
+    """Return the rows of ``ground_truth/<name>.csv`` as dictionaries of strings."""
     with (out / "ground_truth" / f"{name}.csv").open(newline="") as handle:
         return list(csv.DictReader(handle))

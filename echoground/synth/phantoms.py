@@ -160,10 +160,10 @@ class Screen:
         """Return (min_x, min_y, max_x, max_y) of the sector, inclusive pixel bounds."""
         half = self.radius_px * math.sin(math.radians(SECTOR_HALF_ANGLE_DEG))
         return (
-            int(math.floor(self.apex_x - half)),
+            math.floor(self.apex_x - half),
             int(self.apex_y),
-            int(math.ceil(self.apex_x + half)),
-            int(math.ceil(self.apex_y + self.radius_px)),
+            math.ceil(self.apex_x + half),
+            math.ceil(self.apex_y + self.radius_px),
         )
 
 

@@ -10,8 +10,8 @@ Chosen after viewing each ultrasound file in pydicom 3.0 test data and pydicom-d
 - ``color-pl.dcm`` and ``color-px.dcm`` (pydicom-data): transoesophageal colour-Doppler stills, uncompressed
   RGB in planar configuration 0 and 1.
 
-Left out as not cardiac: ``US1_*.dcm`` (a lymph node), ``gdcm-US-ALOKA-16*.dcm`` (pelvis) and ``OBXXXX1A*.dcm``
-(obstetric).
+Left out as not cardiac: ``US1_*.dcm`` (a lymph node), ``gdcm-US-ALOKA-16*.dcm`` (pelvis) and
+``OBXXXX1A*.dcm`` (obstetric).
 """
 
 from __future__ import annotations

@@ -45,9 +45,9 @@ def _variables(study: Study) -> dict[str, Any]:
         # 0 when the LVEF is not reported as a range, so that range phrases are never chosen.
         "lvef_lower": int(study.extras.get("lvef_lower", 0)),
         "lvef_upper": int(study.extras.get("lvef_upper", 0)),
-        "lavi": int(round(m["la_vol"] / m["body_surface_area"])),
+        "lavi": round(m["la_vol"] / m["body_surface_area"]),
         "trv": m["tr_velocity"],
-        "pasp": int(round(4 * m["tr_velocity"] ** 2 + 8)),
+        "pasp": round(4 * m["tr_velocity"] ** 2 + 8),
         "av_peak": m["av_pk_vel"],
         "av_mean": int(m["av_mean_grad"]),
         "ava": m["av_area_continuity"],
@@ -101,8 +101,8 @@ def build_echo_report(study: Study, rng: np.random.Generator, has_prior: bool) -
     """
     phrases = load_phrases()
     header = phrases["header"]
-    height_in = int(round(study.height_cm / 2.54))
-    weight_lb = int(round(study.weight_kg * 2.2046))
+    height_in = round(study.height_cm / 2.54)
+    weight_lb = round(study.weight_kg * 2.2046)
     when = study.study_datetime
     date_text = f"[**{when.year}-{when.month}-{when.day}**]" if rng.random() < 0.5 else "___"
     lines = [
@@ -223,7 +223,8 @@ def build_discharge_summary(
         ),
         "",
         "Pertinent Results:",
-        f"___ 06:10AM BLOOD WBC-{rng.uniform(4, 12):.1f} RBC-{rng.uniform(3, 5):.2f} Hgb-{rng.uniform(9, 15):.1f}",
+        f"___ 06:10AM BLOOD WBC-{rng.uniform(4, 12):.1f} RBC-{rng.uniform(3, 5):.2f} "
+        f"Hgb-{rng.uniform(9, 15):.1f}",
         f"___ 06:10AM BLOOD Glucose-{int(rng.uniform(80, 160))} UreaN-{int(rng.uniform(8, 40))} "
         f"Creat-{rng.uniform(0.6, 2.0):.1f}",
         "",

@@ -37,7 +37,7 @@ def _crossing(profile: np.ndarray, start: int, step: int, dark_inside: bool) -> 
 
 def _half_level_edge(profile: np.ndarray, inside: float, step: int, plateau: float) -> float:
     """Refine an edge near ``inside`` to where the profile crosses half-way between its two plateaus."""
-    index = int(round(inside))
+    index = round(inside)
     far = profile[index + 4 * step] if 0 <= index + 4 * step < len(profile) else profile[index + step]
     level = (plateau + far) / 2
     position = index - 3 * step
@@ -56,7 +56,7 @@ def measure_lv(grey: np.ndarray, axis: str, x: float, y: float) -> tuple[float, 
     border tissue rather than blood, is taken half-way between the wall's median and the level beyond it.
     """
     profile, centre = _profile(grey, axis, x, y)
-    start = int(round(centre))
+    start = round(centre)
     assert profile[start] < EDGE_LEVEL, "the LV centre is not dark"
     near = _crossing(profile, start, -1, dark_inside=True)
     far = _crossing(profile, start, +1, dark_inside=True)
@@ -68,7 +68,7 @@ def measure_lv(grey: np.ndarray, axis: str, x: float, y: float) -> tuple[float, 
 
 def measure_dark_run(grey: np.ndarray, axis: str, x: float, y: float) -> float:
     profile, centre = _profile(grey, axis, x, y)
-    start = int(round(centre))
+    start = round(centre)
     return _crossing(profile, start, +1, True) - _crossing(profile, start, -1, True)
 
 
