@@ -30,12 +30,13 @@ EXPECTATIONS_DIR = REPOSITORY_ROOT / "expectations"
 SEVERITIES = {"error": "critical", "warning": "warning"}
 
 # ODCS physicalType -> pandas dtype names that GX 1.24 reports for a column. GX 1.24 does not accept
-# pandas 3's default "str" dtype, so string columns must use the "string" dtype (StringDtype).
+# pandas 3's default "str" dtype, so string columns must use the "string" dtype (StringDtype). GX names a
+# pandas extension dtype by its class (Int64Dtype), a NumPy dtype by its name (int64).
 PANDAS_TYPES: dict[str, list[str]] = {
     "string": ["StringDtype"],
-    "int64": ["int64", "Int64"],
-    "float64": ["float64", "Float64"],
-    "bool": ["bool", "boolean"],
+    "int64": ["int64", "Int64Dtype"],
+    "float64": ["float64", "Float64Dtype"],
+    "bool": ["bool", "BooleanDtype"],
 }
 
 
