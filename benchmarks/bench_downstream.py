@@ -56,19 +56,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="Folder for fixtures, runs and reports.")
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS), help="Tasks to run.")
     parser.add_argument(
-        "--camus-patients", type=int, default=60, help="Phantom CAMUS patients (4 images each)."
+        "--camus-patients", type=int, default=30, help="Phantom CAMUS patients (4 images each)."
     )
     parser.add_argument(
         "--echonet-videos", type=int, default=120, help="Phantom EchoNet videos (2 traced frames)."
     )
     parser.add_argument(
-        "--lvh-videos", type=int, default=200, help="Phantom EchoNet-LVH videos (1 frame each)."
+        "--lvh-videos", type=int, default=120, help="Phantom EchoNet-LVH videos (1 frame each)."
     )
-    parser.add_argument("--epochs", type=int, default=15, help="Fine-tuning epochs per task.")
+    parser.add_argument("--epochs", type=int, default=20, help="Fine-tuning epochs per task.")
     parser.add_argument("--image-size", type=int, default=224, help="Model input side, in pixels.")
+    parser.add_argument("--decoder-width", type=int, default=32, help="Channels of every decoder stage.")
     args = parser.parse_args()
     setup_logging(logging.INFO)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     print(
         json.dumps(
             {
@@ -80,7 +80,9 @@ def main() -> None:
     )
     fixtures = args.out / "fixtures"
     for name in args.tasks:
-        config = FinetuneConfig(image_size=args.image_size, epochs=args.epochs, batch_size=8)
+        config = FinetuneConfig(
+            image_size=args.image_size, epochs=args.epochs, batch_size=8, decoder_width=args.decoder_width
+        )
         if name == "camus":
             root = write_camus(fixtures / "camus", args.camus_patients, size=(256, 224), seed=1)
         elif name == "echonet":

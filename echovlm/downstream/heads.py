@@ -18,32 +18,27 @@ def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class UNetDecoder(nn.Module):
-    """Upsample the coarsest encoder map step by step, merging each finer map, back to input resolution.
+    """Upsample the coarsest encoder map step by step, merging each finer map, up to the finest map.
 
     Every merge upsamples by bilinear interpolation to the finer map's size, concatenates a 1x1
-    projection of that map, and applies a 3x3 convolution block. A two-layer stem on the input image
-    gives the last merge full-resolution detail, which the encoder's stride-2 first map lacks.
+    projection of that map, and applies a 3x3 convolution block. The output has the resolution of the
+    encoder's finest map (stride 2 for tiny_cnn and ResNets); :class:`DenseModel` upsamples the logits
+    to the input size, which costs a quarter of a full-resolution decoder stage on CPU.
     """
 
-    def __init__(
-        self, encoder_channels: list[int], width: int = 64, stem_width: int = 16, final_width: int = 32
-    ) -> None:
+    def __init__(self, encoder_channels: list[int], width: int = 64) -> None:
         super().__init__()
         self.laterals = nn.ModuleList(nn.Conv2d(channels, width, 1) for channels in encoder_channels)
         self.merges = nn.ModuleList(_conv_block(2 * width, width) for _ in encoder_channels[:-1])
-        self.stem = nn.Sequential(_conv_block(3, stem_width), _conv_block(stem_width, stem_width))
-        # The full-resolution block is the costliest layer, so it is narrower than the others.
-        self.final = _conv_block(width + stem_width, final_width)
-        self.output_channels = final_width
+        self.output_channels = width
 
-    def forward(self, pixels: torch.Tensor, maps: list[torch.Tensor]) -> torch.Tensor:
+    def forward(self, maps: list[torch.Tensor]) -> torch.Tensor:
         features = self.laterals[-1](maps[-1])
         for index in range(len(maps) - 2, -1, -1):
             finer = self.laterals[index](maps[index])
             features = F.interpolate(features, size=finer.shape[-2:], mode="bilinear", align_corners=False)
             features = self.merges[index](torch.cat([features, finer], dim=1))
-        features = F.interpolate(features, size=pixels.shape[-2:], mode="bilinear", align_corners=False)
-        return self.final(torch.cat([features, self.stem(pixels)], dim=1))
+        return features
 
 
 class DenseModel(nn.Module):
@@ -56,7 +51,8 @@ class DenseModel(nn.Module):
         self.head = nn.Conv2d(self.decoder.output_channels, outputs, 1)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.head(self.decoder(pixels, self.encoder(pixels)))
+        logits = self.head(self.decoder(self.encoder(pixels)))
+        return F.interpolate(logits, size=pixels.shape[-2:], mode="bilinear", align_corners=False)
 
     def set_encoder_trainable(self, trainable: bool) -> None:
         """Freeze or unfreeze the encoder; a frozen encoder also keeps its BatchNorm statistics."""
