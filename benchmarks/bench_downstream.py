@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=224, help="Model input side, in pixels.")
     parser.add_argument("--decoder-width", type=int, default=32, help="Channels of every decoder stage.")
     args = parser.parse_args()
+
     setup_logging(logging.INFO)
     print(
         json.dumps(
@@ -78,6 +79,7 @@ def main() -> None:
             }
         )
     )
+
     fixtures = args.out / "fixtures"
     for name in args.tasks:
         config = FinetuneConfig(

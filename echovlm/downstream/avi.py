@@ -3,8 +3,8 @@
 The venv has no video library (torchvision 0.29 dropped ``torchvision.io.read_video``; PyAV, imageio and
 OpenCV are not installed), so this module parses the RIFF container itself. Motion-JPEG frames decode
 with Pillow; uncompressed 8-bit (palette) and 24-bit (BGR) frames decode with numpy. A file with another
-codec (XVID, H.264 ...) is read with OpenCV when ``cv2`` is importable; otherwise the error names the
-codec and the package to install.
+codec (XVID, H.264 ...) is read with OpenCV when ``cv2`` is importable. Without OpenCV the error names
+the codec and the package to install.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ Layout of a dataset root (one view folder, e.g. ``A4C/`` of EchoNet-Pediatric, h
                         FileName, X, Y, Frame             (EchoNet-Pediatric)
     Videos/<FileName>.avi
 
-EchoNet-Dynamic traces each frame as line segments: the first row of a frame is the long axis of the
-LV, and every later row is a chord across the cavity from (X1, Y1) on one wall to (X2, Y2) on the
-other. The cavity outline is the X1/Y1 ends in order followed by the X2/Y2 ends in reverse.
+EchoNet-Dynamic traces each frame as line segments. The first row of a frame is the long axis of the
+LV. Every later row is a chord across the cavity from (X1, Y1) on one wall to (X2, Y2) on the other.
+The cavity outline is the X1/Y1 ends in order followed by the X2/Y2 ends in reverse.
 EchoNet-Pediatric lists the outline points (X, Y) in order. Of the two traced frames, the one with the
 larger cavity is end-diastole (ED) and the other end-systole (ES).
 """
@@ -72,7 +72,11 @@ def _polygon_area(points: np.ndarray) -> float:
 def _split_of(value: object, file_list: Path, file_name: str, val_fold: int, test_fold: int) -> str:
     if isinstance(value, int | float | np.integer | np.floating) and not pd.isna(value):
         fold = int(value)
-        return "test" if fold == test_fold else "val" if fold == val_fold else "train"
+        if fold == test_fold:
+            return "test"
+        if fold == val_fold:
+            return "val"
+        return "train"
     text = str(value).strip()
     if text.isdigit():
         return _split_of(int(text), file_list, file_name, val_fold, test_fold)

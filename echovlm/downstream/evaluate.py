@@ -1,7 +1,7 @@
 """Evaluate a fine-tuned dense model on one split, at the resolution of the source annotations.
 
 Segmentation logits are upsampled to each image's original size before the argmax, so Dice compares
-with the mask as distributed. Landmark positions are mapped back to original pixels; errors are given
+with the mask as distributed. Landmark positions are mapped back to original pixels. Errors are given
 in those pixels, in model-input pixels, and in mm where the dataset gives a pixel spacing.
 """
 

@@ -98,8 +98,8 @@ def gaussian_heatmaps(points: torch.Tensor, height: int, width: int, sigma: floa
 def landmark_loss(heatmaps: torch.Tensor, points: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
     """Return the mean L1 coordinate error of the soft-argmax plus the heatmap cross-entropy to a Gaussian.
 
-    The cross-entropy term (weighted by 1, on the scale of log-probabilities) gives the heatmaps a single
-    peak early in training; the L1 term, in pixels, refines the position below the pixel grid.
+    The cross-entropy term (weight 1, in nats) gives each heatmap a single peak early in training. The L1
+    term, in pixels, then refines the position below the pixel grid.
     """
     height, width = heatmaps.shape[-2:]
     predicted = soft_argmax(heatmaps)

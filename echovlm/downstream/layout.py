@@ -1,4 +1,4 @@
-"""Recognise which public dataset a folder holds and open it with the matching reader."""
+"""Recognise which public dataset a folder contains and open it with the matching reader."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def open_dataset(root: str | Path, task: str | None = None) -> DownstreamDataset
     if task is not None and TASKS[layout] != task:
         usable = sorted(name for name, kind in TASKS.items() if kind == task)
         raise ValueError(
-            f"{root} holds {layout}, which is a {TASKS[layout]} dataset; for {task} use {usable}"
+            f"{root} contains {layout}, which is a {TASKS[layout]} dataset; for {task} use {usable}"
         )
     if layout == CAMUS:
         return read_camus(folder)

@@ -160,6 +160,15 @@ def make_parasternal_phantom(
     return ParasternalPhantom(_speckle(levels, rng), points)
 
 
+def _split_for(number: int) -> str:
+    """Return train for 8 of every 10 numbers, then val, then test."""
+    if number % 10 < 8:
+        return "train"
+    if number % 10 == 8:
+        return "val"
+    return "test"
+
+
 def write_camus(
     root: str | Path,
     patients: int,
@@ -236,7 +245,7 @@ def write_echonet(
                 tracings.append(
                     {"FileName": f"{name}.avi", "X1": x1, "Y1": y1, "X2": x2, "Y2": y2, "Frame": frame}
                 )
-        split = ("TRAIN", "VAL", "TEST")[0 if number % 10 < 8 else 1 if number % 10 == 8 else 2]
+        split = _split_for(number).upper()
         files.append(
             {
                 "FileName": name,
@@ -277,7 +286,7 @@ def write_lvh(
         phantom = make_parasternal_phantom(height, width, rng, spacing_mm)
         stack = np.stack([phantom.image] * frames)
         write_avi(root / f"Batch{number % 4 + 1}" / f"{name}.avi", stack, fps=30.0)
-        split = ("train", "val", "test")[0 if number % 10 < 8 else 1 if number % 10 == 8 else 2]
+        split = _split_for(number)
         for index, calc in enumerate(("IVSd", "LVIDd", "LVPWd")):
             (x1, y1), (x2, y2) = phantom.points[2 * index], phantom.points[2 * index + 1]
             value_cm = float(np.hypot(x2 - x1, y2 - y1)) * spacing_mm / 10.0

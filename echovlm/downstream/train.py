@@ -1,6 +1,6 @@
 """Fine-tune a segmentation or landmark head on the EchoVLM image encoder and save it with its curves.
 
-A run folder holds ``model.safetensors`` (encoder, decoder and head), ``downstream.json`` (what is
+A run folder contains ``model.safetensors`` (encoder, decoder and head), ``downstream.json`` (what is
 needed to rebuild the model and read its outputs), ``curves.csv`` and ``curves.png``.
 """
 

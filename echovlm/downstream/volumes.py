@@ -153,6 +153,7 @@ def _read_metaimage(path: Path) -> Volume:
     for key in ("DimSize", "ElementType", "ElementDataFile"):
         if key not in fields:
             raise VolumeError(f"{path}: MetaImage header has no {key!r} field")
+
     shape = [int(value) for value in fields["DimSize"].split()]
     spacing = [float(value) for value in fields.get("ElementSpacing", " ".join("1" * len(shape))).split()]
     element_type = fields["ElementType"]
@@ -165,6 +166,7 @@ def _read_metaimage(path: Path) -> Volume:
     data_file = fields["ElementDataFile"]
     if data_file == "LOCAL":
         raise VolumeError(f"{path}: pixel data inside the header (ElementDataFile = LOCAL) is not supported")
+
     raw_path = path.parent / data_file
     if not raw_path.is_file():
         raise FileNotFoundError(f"{raw_path} not found: {path} names it as ElementDataFile")
