@@ -316,6 +316,12 @@ def build_loader(
     """
     import webdataset as wds
 
+    if not wds.__version__.startswith("1."):
+        raise RuntimeError(
+            f"webdataset {wds.__version__} is installed, but echovlm needs webdataset 1.x (pinned 1.0.2): "
+            "its "
+            "WebDataset arguments and resampling seeds differ. Run: pip install webdataset==1.0.2"
+        )
     counter = SkipCounter(config.max_consecutive_failures)
     decoder = SampleDecoder(model_config, counter, config.num_frames, config.max_negatives, train=train)
     collate = Collator(tokenizer, model_config.text_max_length, counter, config.max_negatives)

@@ -293,6 +293,6 @@ def write_tiny_text_model(directory: Path, hidden_size: int = 128, layers: int =
         intermediate_size=hidden_size * 2,
         max_position_embeddings=512,
     )
-    BertModel(config, add_pooling_layer=False).save_pretrained(str(directory))
+    BertModel(config).save_pretrained(str(directory))
     load_tokenizer("all-MiniLM-L6-v2").save_pretrained(str(directory))
     return directory

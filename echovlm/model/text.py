@@ -59,6 +59,10 @@ class TextEncoder(nn.Module):
             )
         self.output_dim = int(config.hidden_size)
         self.max_length = max_length
+        # Mean pooling ignores BERT's pooler head; frozen, it cannot stall DDP waiting for its gradients.
+        for name, parameter in backbone.named_parameters():
+            if name.startswith("pooler."):
+                parameter.requires_grad = False
         if trainable_layers is not None:
             self._freeze_lower_layers(trainable_layers)
 
