@@ -47,7 +47,7 @@ def _parse_range(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 )
 @click.option(
     "--frames",
-    default="30-60",
+    default="30-40",
     show_default=True,
     callback=_parse_range,
     help="Frames per B-mode cine, MIN-MAX (count; real GE cines have 60-90). RLE and uncompressed "
@@ -55,7 +55,7 @@ def _parse_range(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 )
 @click.option(
     "--files-per-study",
-    default="15-30",
+    default="15-24",
     show_default=True,
     callback=_parse_range,
     help="DICOM files per study, MIN-MAX (count; real studies have about 70).",
@@ -70,7 +70,7 @@ def _parse_range(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.option(
     "--jpeg-quality",
     type=click.IntRange(1, 95),
-    default=80,
+    default=75,
     show_default=True,
     help="Pillow JPEG quality (1-95) of JPEG Baseline frames.",
 )

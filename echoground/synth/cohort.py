@@ -1,8 +1,8 @@
 """Patients, studies, clean measurements and ground-truth labels of the synthetic cohort.
 
-Each study draws latent disease states from correlated prevalences (``cohort.yaml``), draws numbers
-inside the guideline band of each state, rounds them as the MIMIC table does, and then recomputes the
-ground-truth label from the rounded numbers with the same guideline thresholds. The ground truth is
+Each study draws latent disease states from correlated prevalences (``cohort.yaml``) and draws numbers
+inside the guideline band of each state, rounded as the MIMIC table shows them. The ground-truth label
+is then recomputed from the rounded numbers with the same guideline thresholds. The ground truth is
 therefore what the guideline says about the published numbers, never the latent draw. Labels with no
 number in the table (right atrium, regurgitation, mitral stenosis, effusion, wall motion) keep their
 drawn state.
@@ -543,24 +543,24 @@ def _labels_from_numbers(m: dict[str, float], sex: str, latent: _Latent) -> dict
     else:
         pasp = 4 * tr**2 + 8
         limits = tr_spec["pasp_grade_max"]
-        ph_grade = (
-            "mild" if pasp <= limits["mild"] else "moderate" if pasp <= limits["moderate"] else "severe"
-        )
+        if pasp <= limits["mild"]:
+            ph_grade = "mild"
+        elif pasp <= limits["moderate"]:
+            ph_grade = "moderate"
+        else:
+            ph_grade = "severe"
         labels["pulmonary_hypertension"] = Label(PRESENT, ph_grade)
 
     av_limits = _thresholds("av_pk_vel", sex)
     v = m["av_pk_vel"]
     if v <= av_limits["none_max"]:
         labels["aortic_stenosis"] = Label(ABSENT)
+    elif v <= av_limits["mild_max"]:
+        labels["aortic_stenosis"] = Label(PRESENT, "mild")
+    elif v <= av_limits["moderate_max"]:
+        labels["aortic_stenosis"] = Label(PRESENT, "moderate")
     else:
-        labels["aortic_stenosis"] = Label(
-            PRESENT,
-            "mild"
-            if v <= av_limits["mild_max"]
-            else "moderate"
-            if v <= av_limits["moderate_max"]
-            else "severe",
-        )
+        labels["aortic_stenosis"] = Label(PRESENT, "severe")
     labels.update(latent.drawn)
     return {name: labels[name] for name in LABELS}
 

@@ -108,11 +108,11 @@ class SynthConfig:
     out: Path
     patients: int = 24
     seed: int = 0
-    frames: tuple[int, int] = (30, 60)
-    files_per_study: tuple[int, int] = (15, 30)
+    frames: tuple[int, int] = (30, 40)
+    files_per_study: tuple[int, int] = (15, 24)
     frame_size: tuple[int, int] = DEFAULT_FRAME_SIZE
     include_real: bool = True
-    jpeg_quality: int = 80
+    jpeg_quality: int = 75
 
 
 @dataclass
