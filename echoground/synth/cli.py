@@ -101,6 +101,10 @@ def synth(
 
     Ground truth for evaluation and tests goes to OUT/ground_truth/ (see its README.md).
     """
+    if frames[0] < 2:
+        raise click.BadParameter(
+            f"'{frames[0]}-{frames[1]}': a cine needs at least 2 frames", param_hint="'--frames'"
+        )
     if out.exists() and not out.is_dir():
         raise click.BadParameter(f"{str(out)!r} exists and is not a folder", param_hint="'--out'")
     if out.is_dir() and any(out.iterdir()):

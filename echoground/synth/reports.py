@@ -184,9 +184,10 @@ def _conclusions(study: Study, rng: np.random.Generator) -> str:
 
 def _impression(study: Study, rng: np.random.Generator) -> str:
     abnormal = [label for label in LABELS if study.labels[label].state == PRESENT]
-    if not abnormal:
+    hedged = [label for label in LABELS if study.labels[label].state == UNCERTAIN]
+    if not abnormal and not hedged:
         return "Normal study. " + label_sentence("lv_systolic_dysfunction", study, rng)
-    chosen = abnormal[:3]
+    chosen = (abnormal + hedged)[:3]
     return " ".join(label_sentence(label, study, rng) for label in chosen)
 
 

@@ -77,6 +77,13 @@ def test_cli_rejects_bad_frame_range(tmp_path: Path) -> None:
     assert "60-30" in result.output
 
 
+def test_cli_rejects_single_frame_cines(tmp_path: Path) -> None:
+    result = CliRunner().invoke(synth, ["--frames", "1-5", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert "--frames" in result.output
+    assert "at least 2 frames" in result.output
+
+
 def test_cli_rejects_non_empty_out(tmp_path: Path) -> None:
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "file.txt").write_text("x")
