@@ -45,7 +45,9 @@ from pydicom.uid import (
 
 ENCODINGS = ("jpeg_baseline", "rle", "rgb_planar0", "rgb_planar1", "jpeg_lossless", "mono")
 
-# Region Spatial Format (0018,6012) and Region Data Type (0018,6014), DICOM PS3.3 C.8.5.5.1.
+# Region Spatial Format (0018,6012) and Region Data Type (0018,6014) codes of the DICOM ultrasound region
+# module. NOTE: written from memory of the standard, not checked against its text; the real pydicom-data
+# files agree on tissue = 1 (with 2D format 1) and on their ECG (10) and grey-bar (13) regions.
 FORMAT_2D = 1
 FORMAT_M_MODE = 2
 FORMAT_SPECTRAL = 3
