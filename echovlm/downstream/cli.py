@@ -81,20 +81,20 @@ def _run_finetune(task: str, dataset_root: Path, out: Path, test_split: str, **s
 
     try:
         dataset = open_dataset(dataset_root, task)
+        model_dir = settings.pop("model_dir")
+        config = FinetuneConfig(
+            model_dir=str(model_dir) if model_dir else None,
+            learning_rate=settings.pop("lr"),
+            encoder_learning_rate=settings.pop("encoder_lr"),
+            **settings,
+        )
+        finetune(dataset, out, config)
+        if not dataset.split(test_split):
+            click.echo(f"model written to {out}; the {test_split} split is empty, so no report was written")
+            return
+        result = evaluate_run(out, dataset, test_split, device=config.device)
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from error
-    model_dir = settings.pop("model_dir")
-    config = FinetuneConfig(
-        model_dir=str(model_dir) if model_dir else None,
-        learning_rate=settings.pop("lr"),
-        encoder_learning_rate=settings.pop("encoder_lr"),
-        **settings,
-    )
-    finetune(dataset, out, config)
-    if not dataset.split(test_split):
-        click.echo(f"model written to {out}; the {test_split} split is empty, so no report was written")
-        return
-    result = evaluate_run(out, dataset, test_split, device=config.device)
     report = write_report(result, out / "report", run_dir=out)
     click.echo(f"model written to {out}; report: {report}")
 
