@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job on the embedded demo: synthesise the demo cohort if absent, then run the pipeline on it.
+# The main job on the embedded demo: synthesise the demo cohort if absent, then build the dataset from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,9 +11,12 @@ if [ ! -f "$cohort/mimic-iv-echo/echo-record-list.csv" ]; then
   "$eg" synth --out "$cohort"
 fi
 
+# The view classifier is trained from the cohort's ground-truth views, as a credentialed user would
+# train it from ECHOVIEW labels; with a trained model, pass --view-model DIR instead.
 "$eg" build \
   --echo-root "$cohort/mimic-iv-echo" \
   --note-root "$cohort/mimic-iv-note" \
   --hosp-root "$cohort/mimic-iv/hosp" \
+  --view-labels "$cohort/ground_truth/dicoms.csv" \
   --out "$run_dir"
 echo "demo: outputs in $run_dir (summary: $run_dir/summary.json)"
