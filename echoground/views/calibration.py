@@ -1,8 +1,7 @@
 """Temperature scaling and expected calibration error.
 
-Temperature scaling (Guo C et al., "On Calibration of Modern Neural Networks", ICML 2017) divides all
-logits by one scalar fitted to minimise the negative log-likelihood on held-out data; it changes the
-confidence of each prediction but never which class wins.
+Temperature scaling divides all logits by one scalar, fitted to minimise the negative log-likelihood
+on held-out data. It changes the confidence of each prediction but never which class wins.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, steps: int = 200) ->
         return loss
 
     # NOTE: when the model separates the validation set perfectly (as on the synthetic demo cohort),
-    # the NLL keeps falling as T shrinks, so T stops at the iteration limit or the lower bound and
+    # the NLL keeps falling as T shrinks. T then stops at the iteration limit or the lower bound, so
     # every prediction becomes confident, also on images unlike the training data.
     optimizer.step(closure)
     clamped = float(np.clip(log_temperature.item(), *_LOG_T_BOUNDS))
@@ -58,7 +57,7 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, bins + 1)
-    # Bin i holds confidences in (edges[i], edges[i + 1]]; a confidence of exactly 0 goes to bin 0.
+    # Bin i contains confidences in (edges[i], edges[i + 1]]; a confidence of exactly 0 goes to bin 0.
     bin_index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
     error = 0.0
     for index in range(bins):
