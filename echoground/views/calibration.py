@@ -22,7 +22,8 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, steps: int = 200) ->
         steps: Maximum L-BFGS iterations.
 
     Returns:
-        The fitted temperature, or 1.0 when there are no samples.
+        The fitted temperature; 1.0 when there are no samples, and at least 1.0 when the logits classify
+        every sample correctly.
     """
     if len(labels) == 0:
         return 1.0
@@ -37,12 +38,15 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, steps: int = 200) ->
         loss.backward()
         return loss
 
-    # NOTE: when the model separates the validation set perfectly (as on the synthetic demo cohort),
-    # the NLL keeps falling as T shrinks. T then stops at the iteration limit or the lower bound, so
-    # every prediction becomes confident, also on images unlike the training data.
     optimizer.step(closure)
     clamped = float(np.clip(log_temperature.item(), *_LOG_T_BOUNDS))
-    return float(np.exp(clamped))
+    temperature = float(np.exp(clamped))
+    # When every validation sample is classified correctly, the NLL keeps falling as T shrinks, so the
+    # fit says nothing about how far to sharpen. Sharpening then would make every prediction confident,
+    # also on images unlike the training data; such a fit may only soften (T >= 1).
+    if temperature < 1.0 and bool((logits_tensor.argmax(dim=1) == labels_tensor).all()):
+        return 1.0
+    return temperature
 
 
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:

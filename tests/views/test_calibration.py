@@ -27,6 +27,12 @@ def test_fit_temperature_without_samples_is_one() -> None:
     assert fit_temperature(np.zeros((0, 3)), np.zeros(0, dtype=int)) == 1.0
 
 
+def test_separable_validation_never_sharpens() -> None:
+    logits = np.array([[4.0, 0.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 3.0], [6.0, 1.0, 0.0]])
+    labels = np.array([0, 1, 2, 0])
+    assert fit_temperature(logits, labels) == 1.0
+
+
 def test_ece_of_confident_correct_is_zero() -> None:
     assert expected_calibration_error(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0, 1])) == 0.0
 
