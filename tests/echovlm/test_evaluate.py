@@ -1,0 +1,160 @@
+"""Evaluation metrics on hand-made embeddings, and the evaluate, zero-shot and export commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from echovlm.cli import main
+from echovlm.data import LoaderConfig
+from echovlm.evaluate import Embedded, negation_probe, retrieval_recall, view_probe
+from echovlm.losses import LossConfig
+from echovlm.model import EchoVLMConfig
+from echovlm.train import TrainConfig, train
+
+
+def _embedded(image, text, studies, views=None, negatives=None) -> Embedded:
+    image = torch.nn.functional.normalize(torch.tensor(image, dtype=torch.float32), dim=1)
+    text = torch.nn.functional.normalize(torch.tensor(text, dtype=torch.float32), dim=1)
+    count = len(studies)
+    return Embedded(
+        image=image,
+        text=text,
+        meta=[{"study_id": study, "subject_id": study} for study in studies],
+        view_ids=np.array(views if views is not None else [0] * count),
+        negative_scores=negatives or [[] for _ in range(count)],
+        caption_scores=(image * text).sum(dim=1).numpy(),
+        skipped={},
+    )
+
+
+def test_retrieval_recall_same_study_counts() -> None:
+    # Image 0 is closest to text 1, which belongs to the same study 7: a hit at rank 1.
+    # Image 2 (study 9) scores text 0 at 0.86, text 1 at 0.80 (both study 7) and its own text at 0.60.
+    embedded = _embedded(
+        image=[[1, 0, 0], [0.9, 0.1, 0], [0.8, 0, 0.6]],
+        text=[[0.99, 0, 0.1], [1, 0, 0], [0, 0, 1]],
+        studies=[7, 7, 9],
+    )
+    recall = retrieval_recall(embedded, ks=(1, 2, 3))
+    assert recall["image_to_text"]["R@1"] == pytest.approx(2 / 3)
+    assert recall["image_to_text"]["R@2"] == pytest.approx(2 / 3)
+    assert recall["image_to_text"]["R@3"] == pytest.approx(1.0)
+    assert recall["candidates"] == 3
+
+
+def test_negation_probe_counts_pairs_and_images() -> None:
+    embedded = _embedded(image=[[1, 0], [0, 1]], text=[[1, 0], [0, 1]], studies=[1, 2])
+    embedded.negative_scores = [[("polarity", 0.5), ("grade", 1.5)], [("polarity", 0.2)]]
+    probe = negation_probe(embedded)
+    assert probe["pair_accuracy"] == pytest.approx(2 / 3)
+    assert probe["image_accuracy"] == pytest.approx(1 / 2)
+    assert probe["by_flip"]["grade"]["accuracy"] == 0.0
+    assert probe["by_flip"]["polarity"]["accuracy"] == 1.0
+
+
+def test_view_probe_separable_views() -> None:
+    rng = np.random.default_rng(0)
+    centres = np.eye(4)[:2] * 5
+    views = [0, 1] * 20
+    points = np.array([centres[view] + rng.normal(0, 0.3, 4) for view in views])
+    embedded = _embedded(image=points, text=points, studies=list(range(40)), views=views)
+    result = view_probe(embedded, embedded)
+    assert result["accuracy"] == 1.0
+    assert result["classes"] == ["A2C", "A3C"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, synthetic_shards: Path, tiny_config: EchoVLMConfig) -> Path:
+    out = tmp_path_factory.mktemp("eval_run")
+    config = TrainConfig(
+        model=tiny_config,
+        loss=LossConfig(negation_weight=0.5),
+        loader=LoaderConfig(batch_size=8, num_workers=0),
+        steps=3,
+        samples_per_epoch=24,
+        log_every=1,
+        threads=1,
+    )
+    train(synthetic_shards, out, config)
+    return out
+
+
+def test_evaluate_command_writes_report(run_dir: Path, synthetic_shards: Path, tmp_path: Path) -> None:
+    arguments = ["evaluate", "--model", str(run_dir / "model"), "--shards", str(synthetic_shards)]
+    result = CliRunner().invoke(main, [*arguments, "--out", str(tmp_path), "--workers", "0"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    report = (tmp_path / "report.md").read_text()
+    test_samples = metrics["test_samples"]
+    assert test_samples > 0
+    assert 0.0 <= metrics["zero_shot"]["mean_auc"] <= 1.0
+    assert metrics["retrieval"]["candidates"] == test_samples
+    assert metrics["view_probe"]["probe_split"] == "val"
+    assert metrics["negation_probe"]["pairs"] > 0
+    assert "same study" in report
+    assert (tmp_path / "zero_shot_auc.png").is_file()
+
+
+def test_zero_shot_command_on_dicom(run_dir: Path, tmp_path: Path) -> None:
+    from pydicom import Dataset
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, UltrasoundMultiFrameImageStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UltrasoundMultiFrameImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset = Dataset()
+    dataset.file_meta = meta
+    dataset.SOPClassUID = meta.MediaStorageSOPClassUID
+    dataset.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    frames = np.zeros((3, 48, 64), dtype=np.uint8)
+    frames[1, 10:30, 10:30] = 200
+    dataset.NumberOfFrames = 3
+    dataset.Rows, dataset.Columns = 48, 64
+    dataset.SamplesPerPixel = 1
+    dataset.PhotometricInterpretation = "MONOCHROME2"
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 8, 8, 7
+    dataset.PixelRepresentation = 0
+    dataset.PixelData = frames.tobytes()
+    path = tmp_path / "clip.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+
+    arguments = ["zero-shot", str(path), "--model", str(run_dir / "model")]
+    result = CliRunner().invoke(main, [*arguments, "--labels", "mitral_regurgitation,aortic_stenosis"])
+    assert result.exit_code == 0, result.output
+    lines = [line.split("\t") for line in result.output.strip().splitlines()]
+    assert [label for label, _ in lines] == ["mitral_regurgitation", "aortic_stenosis"]
+    assert all(0.0 <= float(value) <= 1.0 for _, value in lines)
+
+
+def test_zero_shot_unknown_label_rejected(run_dir: Path, tmp_path: Path) -> None:
+    image = tmp_path / "frame.png"
+    from PIL import Image
+
+    Image.new("RGB", (40, 40)).save(image)
+    result = CliRunner().invoke(
+        main, ["zero-shot", str(image), "--model", str(run_dir / "model"), "--labels", "afib"]
+    )
+    assert result.exit_code != 0
+    assert "unknown labels ['afib']" in result.output
+
+
+def test_export_matches_trained_model(run_dir: Path, tmp_path: Path) -> None:
+    from echovlm.model import EchoVLM
+
+    checkpoint = run_dir / "checkpoints" / "last.pt"
+    result = CliRunner().invoke(
+        main, ["export", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "m")]
+    )
+    assert result.exit_code == 0, result.output
+    exported = EchoVLM.from_pretrained(tmp_path / "m")
+    trained = EchoVLM.from_pretrained(run_dir / "model")
+    texts = ["No mitral regurgitation.", "Severe aortic stenosis."]
+    assert torch.allclose(exported.embed_texts(texts), trained.embed_texts(texts), atol=1e-6)
