@@ -73,7 +73,9 @@ def colour_fraction(frames: np.ndarray, area: np.ndarray, config: DicomConfig) -
     step = max(1, len(frames) // 4)
     stride = grid_stride(*frames.shape[1:3])
     sample = frames[::step, ::stride, ::stride]
-    chroma = sample.max(axis=3).astype(np.int16) - sample.min(axis=3)
+    red, green, blue = sample[..., 0], sample[..., 1], sample[..., 2]
+    # Elementwise maximum and minimum are much faster than a reduction over the 3-long channel axis.
+    chroma = np.maximum(np.maximum(red, green), blue) - np.minimum(np.minimum(red, green), blue)
     coloured = (chroma >= config.colour_chroma_min).any(axis=0)
     grid_area = area[::stride, ::stride]
     if not grid_area.any():

@@ -32,6 +32,14 @@ class DicomConfig:
             single frame gives no motion.
         min_sector_fraction: Minimum area of a data-derived sector, as a fraction of the image, below
             which the data mask is discarded.
+        reduced_decode: Whether JPEG Baseline frames are decoded at 1/2, 1/4 or 1/8 of their size when
+            the cropped sector still spans at least ``size`` pixels at that scale. False decodes every
+            frame at full size.
+        key_frame_min_swing: Minimum range (max minus min) of the mean grey level (0-255) inside the
+            sector across the kept frames for end-diastole and end-systole to be estimated from it.
+        m_mode_anisotropy_min: Ratio of the mean absolute grey-level change between neighbouring rows
+            to that between neighbouring columns at or above which a still that fills a wide
+            rectangle, without regions, counts as M-mode rather than spectral Doppler.
     """
 
     n_frames: int = 16
@@ -48,6 +56,9 @@ class DicomConfig:
     motion_threshold: float = 4.0
     intensity_threshold: int = 12
     min_sector_fraction: float = 0.02
+    reduced_decode: bool = True
+    key_frame_min_swing: float = 1.0
+    m_mode_anisotropy_min: float = 2.0
 
     def __post_init__(self) -> None:
         if self.n_frames < 1:

@@ -20,17 +20,27 @@ from pydicom.pixels import apply_color_lut, convert_color_space, iter_pixels
 
 from echoground.dicom.errors import DicomRejected
 from echoground.dicom.header import HeaderInfo
+from echoground.dicom.reduction import JPEG_REDUCTIONS, reduced_size, supports_reduced_decode
 
 
-def decode_frames(info: HeaderInfo, indices: list[int]) -> tuple[np.ndarray, str]:
+def decode_frames(info: HeaderInfo, indices: list[int], reduction: int = 1) -> tuple[np.ndarray, str]:
     """Decode the frames at ``indices`` and return them as (T, rows, columns, 3) uint8 with the decoder name.
+
+    With ``reduction`` 2, 4 or 8 the JPEG Baseline frames are decoded at that fraction of their size
+    (see :mod:`echoground.dicom.reduction`), and rows and columns are those of the reduced image.
 
     Raises:
         DicomRejected: a frame cannot be decoded or does not match the header's size.
+        ValueError: ``reduction`` is above 1 for an encoding that cannot be decoded at reduced size.
     """
+    if reduction != 1 and (reduction not in JPEG_REDUCTIONS or not supports_reduced_decode(info)):
+        raise ValueError(
+            f"{info.path}: cannot decode {info.transfer_syntax_name} frames at 1/{reduction} of their size; "
+            f"only JPEG Baseline frames decode at 1/{', 1/'.join(map(str, JPEG_REDUCTIONS))}"
+        )
     try:
-        if info.transfer_syntax == uid.JPEGBaseline8Bit and info.frame_fragments is not None:
-            return _decode_jpeg_with_pillow(info, indices), "pillow_direct"
+        if supports_reduced_decode(info):
+            return _decode_jpeg_with_pillow(info, indices, reduction), "pillow_direct"
         return _decode_with_pydicom(info, indices), "pydicom"
     except DicomRejected:
         raise
@@ -42,9 +52,10 @@ def decode_frames(info: HeaderInfo, indices: list[int]) -> tuple[np.ndarray, str
         ) from error
 
 
-def _decode_jpeg_with_pillow(info: HeaderInfo, indices: list[int]) -> np.ndarray:
+def _decode_jpeg_with_pillow(info: HeaderInfo, indices: list[int], reduction: int) -> np.ndarray:
     assert info.frame_fragments is not None
-    output = np.empty((len(indices), info.rows, info.columns, 3), dtype=np.uint8)
+    rows, columns = reduced_size(info.rows, info.columns, reduction)
+    output = np.empty((len(indices), rows, columns, 3), dtype=np.uint8)
     with open(info.path, "rb") as fp:
         for position, index in enumerate(indices):
             parts = []
@@ -58,28 +69,52 @@ def _decode_jpeg_with_pillow(info: HeaderInfo, indices: list[int]) -> np.ndarray
                     f"{info.path}: frame {index} is {image.size[0]} x {image.size[1]} pixels but the header "
                     f"says {info.columns} x {info.rows}",
                 )
-            output[position] = _pillow_to_rgb(image, info)
+            output[position] = _pillow_to_rgb(image, info, reduction)
     return output
 
 
-def _pillow_to_rgb(image: Image.Image, info: HeaderInfo) -> np.ndarray:
+def _pillow_to_rgb(image: Image.Image, info: HeaderInfo, reduction: int) -> np.ndarray:
+    rows, columns = reduced_size(info.rows, info.columns, reduction)
+    target = (columns, rows)
+    # Pillow picks the DCT scale as the source size floor-divided by the requested size, so the request
+    # is rounded down; libjpeg still returns the rounded-up size in ``target``.
+    request = (max(1, info.columns // reduction), max(1, info.rows // reduction))
     if image.mode == "L":
-        grey = np.asarray(image)
+        image.draft("L", request)
+        grey = np.asarray(_exact_size(image, target, reduction, info))
         return np.repeat(grey[:, :, None], 3, axis=2)
     adobe_transform = image.info.get("adobe_transform")
     if info.photometric == "RGB" and adobe_transform is None:
         # Without an Adobe APP14 marker libjpeg assumes YCbCr and would convert RGB samples; asking for
         # YCbCr output skips that conversion, and the bytes are the stored RGB samples.
-        image.draft("YCbCr", image.size)
+        image.draft("YCbCr", request)
         if image.mode != "YCbCr":
             raise DicomRejected(
                 "decode_failed", f"{info.path}: Pillow cannot return the stored RGB JPEG samples"
             )
-        return np.asarray(image)
+        return np.asarray(_exact_size(image, target, reduction, info))
     if adobe_transform == 0 and info.photometric.startswith("YBR"):
         # The encoder marked the samples as untransformed, so libjpeg left them as YCbCr.
-        return convert_color_space(np.asarray(image), "YBR_FULL", "RGB")
-    return np.asarray(image.convert("RGB"))
+        image.draft(image.mode, request)
+        samples = np.asarray(_exact_size(image, target, reduction, info))
+        return convert_color_space(samples, "YBR_FULL", "RGB")
+    image.draft("RGB", request)
+    image = _exact_size(image, target, reduction, info)
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+
+
+def _exact_size(image: Image.Image, target: tuple[int, int], reduction: int, info: HeaderInfo) -> Image.Image:
+    """Return ``image`` at ``target`` size, averaging pixel blocks when the draft mode did not scale it."""
+    if image.size == target:
+        return image
+    reduced = image.reduce(reduction)
+    if reduced.size != target:
+        raise DicomRejected(
+            "decode_failed",
+            f"{info.path}: a frame decoded at 1/{reduction} is {reduced.size[0]} x {reduced.size[1]} pixels, "
+            f"expected {target[0]} x {target[1]}",
+        )
+    return reduced
 
 
 def _decode_with_pydicom(info: HeaderInfo, indices: list[int]) -> np.ndarray:

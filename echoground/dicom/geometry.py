@@ -64,14 +64,13 @@ def apply_geometry(
     )
 
     output = np.zeros((len(frames), size, size, 3), dtype=np.uint8)
-    paste_mask = Image.fromarray(crop_mask.astype(np.uint8) * 255)
-    box = (g.x0, g.y0, g.x1, g.y1)
+    # Zero everything outside the mask before resampling, so no text or ECG pixel bleeds across its edge.
+    # A bitwise AND with 0 or 255 per sample is much faster than multiplying by a broadcast boolean.
+    keep = np.repeat(crop_mask[:, :, None], 3, axis=2).astype(np.uint8) * np.uint8(255)
+    masked = frames[:, g.y0 : g.y1, g.x0 : g.x1] & keep
     rows = slice(g.offset_y, g.offset_y + g.resized_height)
     columns = slice(g.offset_x, g.offset_x + g.resized_width)
-    for index, frame in enumerate(frames):
-        # Zero everything outside the mask before resampling, so no text or ECG pixel bleeds across its edge.
-        masked = Image.new("RGB", (g.x1 - g.x0, g.y1 - g.y0))
-        masked.paste(Image.fromarray(frame).crop(box), (0, 0), paste_mask)
-        output[index, rows, columns] = np.asarray(masked.resize(target, Image.Resampling.BILINEAR))
+    for index, frame in enumerate(masked):
+        output[index, rows, columns] = np.asarray(Image.fromarray(frame).resize(target, Image.Resampling.BILINEAR))
     output[:, ~out_mask] = 0
     return output, out_mask

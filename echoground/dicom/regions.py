@@ -8,7 +8,7 @@ PhysicalUnits 3 = cm, 4 = seconds, 7 = cm/s.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from pydicom.dataset import Dataset
 
@@ -54,6 +54,24 @@ class UltrasoundRegion:
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
+
+    def reduced(self, factor: int) -> UltrasoundRegion:
+        """Return the region in the pixels of an image decoded at 1/``factor`` of its size.
+
+        Decoded pixel ``i`` covers source pixels ``factor * i`` to ``factor * i + factor - 1``, so bounds
+        are floor-divided and the physical size of one pixel grows by ``factor``.
+        """
+        if factor == 1:
+            return self
+        return replace(
+            self,
+            x0=self.x0 // factor,
+            y0=self.y0 // factor,
+            x1=self.x1 // factor,
+            y1=self.y1 // factor,
+            delta_x=self.delta_x * factor,
+            delta_y=self.delta_y * factor,
+        )
 
 
 def parse_regions(ds: Dataset) -> list[UltrasoundRegion]:

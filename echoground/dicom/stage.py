@@ -19,13 +19,15 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from echoground.dicom.clip_kind import decide_clip_kind
+from echoground.dicom.clip_kind import ClipKindDecision, decide_clip_kind
 from echoground.dicom.config import DicomConfig
 from echoground.dicom.decode import decode_frames
 from echoground.dicom.errors import DicomRejected
-from echoground.dicom.geometry import apply_geometry, plan_geometry
+from echoground.dicom.geometry import Geometry, apply_geometry, plan_geometry
 from echoground.dicom.header import HeaderInfo, read_header
-from echoground.dicom.mask import data_fan, sector_mask
+from echoground.dicom.key_frames import estimate_key_frames
+from echoground.dicom.mask import SectorMask, data_fan, sector_mask
+from echoground.dicom.reduction import choose_reduction, reduced_header
 from echoground.dicom.regions import calibration_cm
 from echoground.dicom.sampling import select_frames
 from echoground.ledger import Ledger, Status
@@ -59,6 +61,10 @@ CLIP_COLUMNS = [
     "rows_source",
     "columns_source",
     "decoder",
+    "decode_reduction",
+    "end_diastole_frame",
+    "end_systole_frame",
+    "key_frame_source",
     "header_problems",
     "frames_path",
     "mask_path",
@@ -90,6 +96,10 @@ class ClipResult:
     rows_source: int
     columns_source: int
     decoder: str
+    decode_reduction: int
+    end_diastole_frame: int | None
+    end_systole_frame: int | None
+    key_frame_source: str
     header_problems: list[str]
     problem_messages: list[str]
     subject_id: int | None = None
@@ -141,18 +151,29 @@ def process_file(
     config = config or DicomConfig()
     info = header if header is not None else read_header(path, config)
     selection = select_frames(info, config)
-    frames, decoder = decode_frames(info, selection.indices)
-    fan = data_fan(frames, config)
-    kind = decide_clip_kind(info, frames, fan, config)
-    sector = sector_mask(info, fan, kind.kind, config)
-    geometry = plan_geometry(sector.mask, config.size)
-    output, out_mask = apply_geometry(frames, sector.mask, geometry, config.size)
+    reduction = choose_reduction(info, config)
+    while True:
+        decoded = _decode_and_fit(info, selection.indices, reduction, config)
+        if decoded.geometry.scale <= 1.0 or reduction == 1:
+            break
+        # The sector is smaller than the expected crop, so this reduction would enlarge it; decode finer.
+        reduction //= 2
+    geometry, kind = decoded.geometry, decoded.kind
+    output, out_mask = apply_geometry(decoded.frames, decoded.sector.mask, geometry, config.size)
+    key_frames = estimate_key_frames(output, out_mask, selection.indices, kind.kind, config)
 
-    calibration = calibration_cm(info.regions) if info.regions_valid else None
+    scaled_info = reduced_header(info, reduction)
+    calibration = calibration_cm(scaled_info.regions) if info.regions_valid else None
     if calibration is None and kind.kind in ("b_mode_2d", "color_doppler"):
         info.add_problem("no_calibration", "no 2D ultrasound region calibrated in cm; cm per pixel unknown")
     cm_x = None if calibration is None else calibration[0] / geometry.scale
     cm_y = None if calibration is None else calibration[1] / geometry.scale
+    crop_box = [
+        min(geometry.x0 * reduction, info.columns),
+        min(geometry.y0 * reduction, info.rows),
+        min(geometry.x1 * reduction, info.columns),
+        min(geometry.y1 * reduction, info.rows),
+    ]
     subject_id, study_id = _ids_from_path(str(path))
     return ClipResult(
         clip_id=clip_id_from_path(str(path)),
@@ -169,13 +190,17 @@ def process_file(
         heart_rate_source=selection.heart_rate_source,
         cm_per_pixel_x=cm_x,
         cm_per_pixel_y=cm_y,
-        mask_source=sector.source,
-        crop_box=[geometry.x0, geometry.y0, geometry.x1, geometry.y1],
+        mask_source=decoded.sector.source,
+        crop_box=crop_box,
         transfer_syntax=info.transfer_syntax,
         photometric=info.photometric,
         rows_source=info.rows,
         columns_source=info.columns,
-        decoder=decoder,
+        decoder=decoded.decoder,
+        decode_reduction=reduction,
+        end_diastole_frame=key_frames.end_diastole,
+        end_systole_frame=key_frames.end_systole,
+        key_frame_source=key_frames.source,
         header_problems=list(info.problems),
         problem_messages=list(info.problem_messages),
         subject_id=subject_id,
@@ -183,6 +208,25 @@ def process_file(
         frames=output,
         mask=out_mask,
     )
+
+
+@dataclass
+class _Fitted:
+    frames: np.ndarray
+    decoder: str
+    kind: ClipKindDecision
+    sector: SectorMask
+    geometry: Geometry
+
+
+def _decode_and_fit(info: HeaderInfo, indices: list[int], reduction: int, config: DicomConfig) -> _Fitted:
+    """Decode the kept frames at 1/``reduction``, decide the clip kind, build the mask and plan the resize."""
+    scaled_info = reduced_header(info, reduction)
+    frames, decoder = decode_frames(info, indices, reduction)
+    fan = data_fan(frames, config)
+    kind = decide_clip_kind(scaled_info, frames, fan, config)
+    sector = sector_mask(scaled_info, fan, kind.kind, config)
+    return _Fitted(frames, decoder, kind, sector, plan_geometry(sector.mask, config.size))
 
 
 def save_clip(result: ClipResult, frames_dir: Path) -> None:
@@ -326,6 +370,8 @@ def clips_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=CLIP_COLUMNS)
     frame["subject_id"] = frame["subject_id"].astype("Int64")
     frame["study_id"] = frame["study_id"].astype("Int64")
+    frame["end_diastole_frame"] = frame["end_diastole_frame"].astype("Int64")
+    frame["end_systole_frame"] = frame["end_systole_frame"].astype("Int64")
     return frame.sort_values("clip_id", kind="stable").reset_index(drop=True)
 
 
