@@ -133,3 +133,9 @@ def run_copy(built_run, tmp_path) -> Path:
     clips["frames_path"] = [str(target / "frames" / Path(path).name) for path in clips["frames_path"]]
     clips.to_parquet(target / "clips.parquet", index=False)
     return target
+
+
+@pytest.fixture(scope="session")
+def new_run(tmp_path_factory):
+    """Return a function that writes a fresh clean run folder under a new temporary folder."""
+    return lambda name: write_run(tmp_path_factory.mktemp(name) / "run")
