@@ -22,7 +22,7 @@ import pandas as pd
 from echoground.captions.templates import CaptionTemplates, load_templates
 
 STATED_STATES = ("present", "absent")
-# A number in caption text: digits not glued to letters or hyphens, so "A4C" or "4-chamber" are no numbers.
+# A number in caption text: digits not glued to letters or hyphens, so "A4C" and "4-chamber" do not count.
 NUMBER_PATTERN = re.compile(r"(?<![\w\-.])\d+(?:\.\d+)?(?![\w\-])")
 
 

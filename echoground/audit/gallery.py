@@ -28,7 +28,7 @@ THUMBNAIL_SIDE = 112
 class Segment:
     """A piece of text; ``kind`` is ``plain``, ``number``, ``finding``, ``sentence`` or ``mention``.
 
-    ``details`` holds the provenance shown on hover and click, ``parts`` the nested segments of a
+    ``details`` contains the provenance shown on hover and click, ``parts`` the nested segments of a
     highlighted report sentence.
     """
 

@@ -25,7 +25,7 @@ MAX_ISSUE_ROWS = 500
 
 @dataclass
 class AuditResult:
-    """What :func:`write_report` wrote and found."""
+    """Paths written by :func:`write_report`, the issues of every check and the summary tables."""
 
     report_path: Path
     issues_path: Path

@@ -42,7 +42,7 @@ RATING_COLUMNS = ("rater", "caption_correct", "view_correct", "wrong_facts", "co
 
 
 class RatingsError(ValueError):
-    """A ratings file is missing a column or holds a value the score cannot read."""
+    """A ratings file lacks a column or contains a value the score cannot read."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ REPORT_PATHS = ("reports.parquet", "parts/tables/reports.parquet")
 
 
 class RunFolderError(ValueError):
-    """A run folder lacks a table or a table lacks a column the audit needs."""
+    """A run folder is missing or lacks a table the audit needs."""
 
 
 @dataclass

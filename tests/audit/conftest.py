@@ -1,8 +1,8 @@
 """A small built run folder, made with the captions library, for the audit tests.
 
-Two patients, three studies and five captioned clips (A4C, PLAX, a study-level clip without a view,
-and two A4C clips of one study), with frames as ``.npy`` files, a linked report per study and one
-label whose sources disagree (not stated in any caption).
+Two patients, three studies and five captioned clips: three A4C clips, one PLAX clip and one
+study-level clip without a view. Frames are ``.npy`` files, two studies have a linked report, and one
+label's sources disagree, so no caption states it.
 """
 
 from __future__ import annotations

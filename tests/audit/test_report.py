@@ -177,3 +177,10 @@ def test_report_screenshot(planted_report, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 20_000
+
+
+def test_artifacts_skipped_outside_flow(run_copy):
+    from echoground.audit import publish_artifacts
+
+    result = write_report(run_copy, gallery_size=0)
+    assert publish_artifacts(result) is False

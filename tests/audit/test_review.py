@@ -121,7 +121,8 @@ def table(report, title):
 def test_score_error_rate_per_template(built_run, tmp_path):
     report = score_ratings(built_run, list(two_raters(tmp_path)))
     rates = table(report, "Caption error rate per template")
-    # A4C: ana rates 0001 no, 0002 yes, 0003_0001 unsure (left out); ben rates 0001 no, 0002 no, other yes.
+    # A4C: ana rates clip 0001 no, its twin yes and study 90000003's clip unsure, which is left out.
+    # Ben rates clip 0001 no, its twin no and study 90000003's clip yes.
     assert rates["A4C"] == [3, 5, "60.0%"]
     assert rates["PLAX"] == [1, 2, "50.0%"]
     assert rates["study_level"] == [0, 2, "0.0%"]
