@@ -236,9 +236,8 @@ def _without_overlaps(spans: list[tuple[int, int, Segment]]) -> list[tuple[int, 
 
 def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """Return the sentence around ``[start, end)``, bounded by full stops and blank lines."""
-    before = max(
-        text.rfind(". ", 0, start) + 2, text.rfind(".\n", 0, start) + 2, text.rfind("\n\n", 0, start) + 2, 0
-    )
+    previous = [text.rfind(separator, 0, start) for separator in (". ", ".\n", "\n\n")]
+    before = max([position + 2 for position in previous if position != -1], default=0)
     stops = [
         position
         for position in (text.find(". ", end), text.find(".\n", end), text.find("\n\n", end))
