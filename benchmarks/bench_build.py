@@ -28,7 +28,7 @@ from echoground.build.tables import merge_tables
 from echoground.splits import SPLIT_NAMES
 from echoground.synth.generate import SynthConfig, generate_cohort
 
-# Full MIMIC-IV-ECHO v1.0: studies and DICOM files (PhysioNet release description).
+# Size of the full MIMIC-IV-ECHO v1.0 release in studies and DICOM files (the file count is rounded).
 FULL_STUDIES = 7243
 FULL_FILES = 525_000
 
@@ -88,8 +88,8 @@ def main() -> None:
     files = summary["inputs"]["dicom_files"]
     dicom_per_file = stages["dicom"] / files
     other_per_study = (first - stages["dicom"]) / studies
-    # Estimate: DICOM cost scales with files and runs on all 16 cores (one process per core); the other
-    # stages scale with studies and run on 2 batch tasks at once.
+    # Estimate with two assumptions. DICOM cost scales with files and uses all 16 cores (one process each).
+    # The other stages scale with studies and run as 2 batch tasks at once.
     full_hours = (dicom_per_file * FULL_FILES / 16 + other_per_study * FULL_STUDIES / 2) / 3600
     report = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",

@@ -12,7 +12,7 @@ if [ ! -f "$cohort/mimic-iv-echo/echo-record-list.csv" ]; then
 fi
 
 # The view classifier is trained from the cohort's ground-truth views, as a credentialed user would
-# train it from ECHOVIEW labels; with a trained model, pass --view-model DIR instead.
+# train it from ECHOVIEW labels. With a trained model, pass --view-model DIR instead.
 "$eg" build \
   --echo-root "$cohort/mimic-iv-echo" \
   --note-root "$cohort/mimic-iv-note" \
