@@ -9,9 +9,9 @@ from torch import nn
 from echovlm.downstream.encoder import FeatureMapEncoder
 
 
-def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+def _conv_block(in_channels: int, out_channels: int, dilation: int = 1) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.Conv2d(in_channels, out_channels, 3, padding=dilation, dilation=dilation, bias=False),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     )
@@ -24,16 +24,23 @@ class UNetDecoder(nn.Module):
     projection of that map, and applies a 3x3 convolution block. The output has the resolution of the
     encoder's finest map (stride 2 for tiny_cnn and ResNets); :class:`DenseModel` upsamples the logits
     to the input size, which costs a quarter of a full-resolution decoder stage on CPU.
+
+    Before the merges, two dilated 3x3 convolutions (dilation 2 and 4) widen the receptive field of the
+    coarsest map. tiny_cnn alone sees 31 pixels, too little to find the middle of a wall from its ends.
     """
 
     def __init__(self, encoder_channels: list[int], width: int = 64) -> None:
         super().__init__()
         self.laterals = nn.ModuleList(nn.Conv2d(channels, width, 1) for channels in encoder_channels)
+        self.context = nn.Sequential(
+            _conv_block(width, width, dilation=2), _conv_block(width, width, dilation=4)
+        )
         self.merges = nn.ModuleList(_conv_block(2 * width, width) for _ in encoder_channels[:-1])
         self.output_channels = width
 
     def forward(self, maps: list[torch.Tensor]) -> torch.Tensor:
         features = self.laterals[-1](maps[-1])
+        features = features + self.context(features)
         for index in range(len(maps) - 2, -1, -1):
             finer = self.laterals[index](maps[index])
             features = F.interpolate(features, size=finer.shape[-2:], mode="bilinear", align_corners=False)
