@@ -59,12 +59,12 @@ def find_shards(shards_dir: str | Path, split: str) -> SplitShards:
     """List the tar files of one split, checking the folder and ``sizes.json``.
 
     Raises:
-        ShardError: When the folder or split is missing, holds no tar file, or ``sizes.json`` is invalid.
+        ShardError: When the folder or split is missing, contains no tar file, or ``sizes.json`` is invalid.
     """
     root = Path(shards_dir)
     if not root.is_dir():
         raise ShardError(
-            f"shard directory {root} not found: pass the build's shards/ folder, which holds train/, val/ "
+            f"shard directory {root} not found: pass the build's shards/ folder, which contains train/, val/ "
             "and test/"
         )
     directory = root / split

@@ -20,7 +20,7 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path) -> Path:
     if not stored:
         raise ValueError(f"checkpoint {checkpoint} has no model_config; it was not written by echovlm train")
     config = EchoVLMConfig.from_dict(stored)
-    # The checkpoint holds every weight, so the image backbone need not load its starting weights again.
+    # The checkpoint contains every weight, so the image backbone need not load its starting weights again.
     config.image_weights = None
     state = load_checkpoint(checkpoint, config.to_dict() | {"image_weights": stored.get("image_weights")})
     model = EchoVLM(config)

@@ -11,7 +11,7 @@ Base, CLIP InfoNCE (Radford et al. 2021), symmetric::
 with one-hot targets ``Q = I``.
 
 View-informed, part (a), soft targets. Echo captions repeat: two normal studies seen from the same view
-get near-identical captions, so a one-hot target asks the model to tell apart pairs whose texts carry
+get near-identical captions, so a one-hot target forces the model to tell apart pairs whose texts carry
 the same content, and the gradient pushes true matches apart. We call j *equivalent* to i when both
 have the same coarse view (not ``uncertain``) and the same ``findings_key``, and give them target mass::
 

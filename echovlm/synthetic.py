@@ -169,7 +169,11 @@ def generate_samples(spec: SyntheticSpec) -> list[dict[str, Any]]:
     for subject_index in range(spec.subjects):
         subject_id = 10_000_000 + subject_index
         fraction = rng.random()
-        split = "train" if fraction < 0.8 else "val" if fraction < 0.9 else "test"
+        split = "test"
+        if fraction < 0.8:
+            split = "train"
+        elif fraction < 0.9:
+            split = "val"
         for study_index in range(rng.randint(1, spec.max_studies_per_subject)):
             study_id = 50_000_000 + subject_index * 10 + study_index
             labels = _label_states(rng, spec)

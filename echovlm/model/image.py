@@ -40,7 +40,7 @@ def _strip_torchvision_head(model: nn.Module, name: str) -> tuple[nn.Module, int
         dim = model.fc.in_features
         model.fc = nn.Identity()
         return model, dim
-    if hasattr(model, "heads"):  # vit, swin-like heads
+    if hasattr(model, "heads"):  # vit
         linear = [module for module in model.heads.modules() if isinstance(module, nn.Linear)]
         dim = linear[0].in_features
         model.heads = nn.Identity()
