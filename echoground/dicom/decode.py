@@ -15,7 +15,6 @@ from functools import lru_cache
 import numpy as np
 import pydicom
 from PIL import Image
-from pydicom import uid
 from pydicom.pixels import apply_color_lut, convert_color_space, iter_pixels
 
 from echoground.dicom.errors import DicomRejected

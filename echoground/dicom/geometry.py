@@ -71,6 +71,8 @@ def apply_geometry(
     rows = slice(g.offset_y, g.offset_y + g.resized_height)
     columns = slice(g.offset_x, g.offset_x + g.resized_width)
     for index, frame in enumerate(masked):
-        output[index, rows, columns] = np.asarray(Image.fromarray(frame).resize(target, Image.Resampling.BILINEAR))
+        output[index, rows, columns] = np.asarray(
+            Image.fromarray(frame).resize(target, Image.Resampling.BILINEAR)
+        )
     output[:, ~out_mask] = 0
     return output, out_mask
