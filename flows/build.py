@@ -200,5 +200,13 @@ def task_runner(kind: str = "threads", max_workers: int = 2, dask_address: str |
 
         if dask_address:
             return DaskTaskRunner(address=dask_address)
-        return DaskTaskRunner(cluster_kwargs={"n_workers": max_workers, "processes": False})
+        from distributed.comm import inproc
+
+        # distributed 2026.8 finds the in-process transport's address with a UDP connect() to 8.8.8.8
+        # (no packet is sent). Setting it first keeps the build off every non-loopback address.
+        inproc.global_manager._ip = "127.0.0.1"
+        # Threads in this process, without the dashboard, so a local cluster opens no network port.
+        return DaskTaskRunner(
+            cluster_kwargs={"n_workers": max_workers, "processes": False, "dashboard_address": None}
+        )
     raise ValueError(f"unknown task runner {kind!r}; use 'threads' or 'dask'")
