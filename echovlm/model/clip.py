@@ -169,10 +169,15 @@ class EchoVLM(nn.Module):
 
 def describe_initialisation(config: EchoVLMConfig) -> str:
     """Return a one-line account of where the encoders' starting weights come from."""
-    if config.image_model == TINY_CNN or not config.image_weights:
+    import torchvision
+
+    is_torchvision = config.image_model in torchvision.models.list_models(module=torchvision.models)
+    if config.image_weights:
+        image = f"{config.image_model} from {config.image_weights}"
+    elif config.image_model == TINY_CNN or is_torchvision:
         image = f"{config.image_model} from random weights"
     else:
-        image = f"{config.image_model} from {config.image_weights}"
+        image = f"{config.image_model} from its Hugging Face weights"
     text = f"{config.text_model} from {resolve_text_model(config.text_model)}"
     return f"image encoder {image}; text encoder {text}"
 
