@@ -1,9 +1,9 @@
 """Benchmark of the DICOM stage on synthetic GE-sized JPEG Baseline cines (708 x 1016, 90 frames).
 
 Measures, for 16 kept frames per clip:
-1. frames delivered per second by ``process_file`` against a bare Pillow decode of the same frames,
-   both at full size (the baseline) and at the reduced size the stage decodes at, and the stage
-   with reduced decoding turned off against the full-size baseline (equal decode scale);
+1. frames delivered per second by ``process_file`` against a bare Pillow decode of the same frames.
+   The bare decode runs at full size (the baseline) and at the reduced size the stage decodes at.
+   The stage also runs with reduced decoding off, at the baseline's decode scale;
 2. time per clip against decoding the whole cine with pydicom's ``Dataset.pixel_array``;
 3. peak resident memory of one worker after 4, 8 and 16 files (it should stay flat).
 

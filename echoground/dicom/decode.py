@@ -76,7 +76,7 @@ def _pillow_to_rgb(image: Image.Image, info: HeaderInfo, reduction: int) -> np.n
     rows, columns = reduced_size(info.rows, info.columns, reduction)
     target = (columns, rows)
     # Pillow picks the DCT scale as the source size floor-divided by the requested size, so the request
-    # is rounded down; libjpeg still returns the rounded-up size in ``target``.
+    # is rounded down. libjpeg still returns the rounded-up size in ``target``.
     request = (max(1, info.columns // reduction), max(1, info.rows // reduction))
     if image.mode == "L":
         image.draft("L", request)

@@ -50,7 +50,7 @@ def estimate_key_frames(
     if clip_kind != "b_mode_2d" or len(frames) < 3 or not mask.any():
         return NO_KEY_FRAMES
     # NOTE: not checked against ECG or annotated frames. In four-chamber views the atria grow while the
-    # ventricles shrink, which weakens the swing; the estimate can then pick a neighbouring frame.
+    # ventricles shrink, which weakens the swing, so the estimate can pick a neighbouring frame.
     # The frames are zero outside the mask, so channel sums over the whole frame are sums over the sector.
     means = grey(frames).sum(axis=(1, 2)) / mask.sum()
     if float(means.max() - means.min()) < config.key_frame_min_swing:

@@ -4,7 +4,8 @@ libjpeg can scale a JPEG by 1/2, 1/4 or 1/8 inside its inverse DCT (Pillow's ``I
 skips most of the decoding work. The stage picks the largest such reduction at which the area it will
 crop still spans at least ``DicomConfig.size`` pixels, so the resize to the output never enlarges a
 reduced image. All later steps (clip kind, sector mask, crop, calibration) work in the pixels of the
-reduced image through :func:`reduced_header`; the clips table reports the crop box in source pixels.
+reduced image through :func:`reduced_header`. The clips table still reports the crop box in source
+pixels.
 """
 
 from __future__ import annotations

@@ -145,6 +145,10 @@ def process_file(
 ) -> ClipResult:
     """Turn one DICOM file into a clip: frames (T, S, S, 3) uint8 and mask (S, S) in memory, plus facts.
 
+    JPEG Baseline frames are decoded at 1/2, 1/4 or 1/8 of their size when the cropped sector still
+    spans ``config.size`` pixels at that scale (see :mod:`echoground.dicom.reduction`). ``crop_box``
+    stays in source pixels, and ``cm_per_pixel_x/y`` describe the output pixels either way.
+
     Raises:
         DicomRejected: the file is unusable or excluded; its ``reason`` is the ledger reason code.
     """
@@ -297,6 +301,11 @@ def process_batch(
     ``records`` needs a ``dicom_filepath`` column relative to ``echo_root`` and may carry ``subject_id``
     and ``study_id``. Every record gets exactly one ledger row: a bad file is recorded as rejected
     instead of raising. The caller writes the returned tables (see :func:`write_outputs`).
+
+    Each worker reads a file's header and rejects it before decoding any frame, so there is no
+    separate header pass here: one would open every file twice and record the same rejections. A
+    planner that needs header facts before the pixel pass can call
+    :func:`echoground.dicom.header.scan_headers` itself.
     """
     config = config or DicomConfig()
     frames_dir = Path(out_dir) / "frames"
