@@ -9,6 +9,8 @@ blank lines, full stops), not from a statistical model.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -22,6 +24,7 @@ from medspacy.target_matcher import TargetMatcher, TargetRule
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from echoground.reports.fast_regex import share_text_across_patterns
 from echoground.reports.sections import Section, split_sections
 from echoground.reports.severity import grade_severity, severity_rank
 
@@ -126,32 +129,33 @@ def build_pipeline() -> Language:
     matcher.add(_target_rules())
     context: ConText = nlp.add_pipe("medspacy_context", config={"rules": None})
     context.add(_context_rules())
+    share_text_across_patterns(matcher)
+    share_text_across_patterns(context)
     return nlp
 
 
-def _make_doc(nlp: Language, text: str, sections: list[Section]) -> Doc:
+# medspaCy 1.3.1 links every ConText modifier to every target of a Doc (ConTextGraph.apply_modifiers is
+# quadratic in the Doc), so long texts are processed in chunks cut at section starts or blank lines.
+# Sentences never cross those cuts, so chunking does not change any result.
+CHUNK_CHARS = 2_000
+
+
+def _make_doc(nlp: Language, text: str, offset: int, starts: list[int]) -> Doc:
     normalised = "".join(" " if char.isspace() else char for char in text)
     doc = nlp.make_doc(normalised)
-    starts = {0}
-    for section in sections:
-        starts.update((section.start, section.body_start))
-    starts.update(match.end() for match in _BLANK_LINE.finditer(text))
+    if len(doc) == 0:
+        return doc
+    token_starts = [token.idx for token in doc]
+    boundary_tokens = {0}
+    for start in starts:
+        index = bisect.bisect_left(token_starts, start - offset)
+        if 0 <= index < len(doc):
+            boundary_tokens.add(index)
     for token in doc:
-        token.is_sent_start = token.i == 0
-    boundary_tokens = set()
-    for token in doc:
-        if (
-            token.idx in starts
-            or (token.i > 0 and _ends_sentence(doc[token.i - 1]))
-            or (
-                any(start for start in starts if doc[token.i - 1].idx < start <= token.idx)
-                if token.i
-                else False
-            )
-        ):
+        if token.i > 0 and _ends_sentence(doc[token.i - 1]):
             boundary_tokens.add(token.i)
-    for index in boundary_tokens:
-        doc[index].is_sent_start = True
+    for token in doc:
+        token.is_sent_start = token.i in boundary_tokens
     return doc
 
 
@@ -159,10 +163,42 @@ def _ends_sentence(token) -> bool:
     return bool(_SENTENCE_END.fullmatch(token.text)) and bool(token.whitespace_)
 
 
-def docs_for(texts: list[str], batch_size: int = 64) -> list[tuple[Doc, list[Section]]]:
-    """Run the pipeline over ``texts`` in batches with ``nlp.pipe``; return each Doc with its sections."""
+def _boundaries(text: str, sections: list[Section]) -> list[int]:
+    starts = {0}
+    for section in sections:
+        starts.update((section.start, section.body_start))
+    starts.update(match.end() for match in _BLANK_LINE.finditer(text))
+    return sorted(starts)
+
+
+def _chunks(text: str, boundaries: list[int]) -> list[tuple[int, int]]:
+    cuts = [0]
+    for boundary in boundaries:
+        if boundary - cuts[-1] >= CHUNK_CHARS:
+            cuts.append(boundary)
+    if cuts[-1] != len(text):
+        cuts.append(len(text))
+    return [(start, end) for start, end in itertools.pairwise(cuts) if end > start]
+
+
+@dataclass
+class PreparedReport:
+    """A report's sections and its processed chunks (Doc and the chunk's offset in the report)."""
+
+    text: str
+    sections: list[Section]
+    chunks: list[tuple[Doc, int]]
+
+
+def docs_for(texts: list[str], batch_size: int = 64) -> list[PreparedReport]:
+    """Run the pipeline over ``texts`` in batches with ``nlp.pipe``.
+
+    Raises:
+        ValueError: when a text is longer than :data:`MAX_REPORT_CHARS`.
+    """
     nlp = build_pipeline()
-    prepared = []
+    prepared: list[PreparedReport] = []
+    pending: list[Doc] = []
     for text in texts:
         if len(text) > MAX_REPORT_CHARS:
             raise ValueError(
@@ -170,23 +206,41 @@ def docs_for(texts: list[str], batch_size: int = 64) -> list[tuple[Doc, list[Sec
                 "split it before parsing"
             )
         sections = split_sections(text)
-        prepared.append((_make_doc(nlp, text, sections), sections))
-    docs = nlp.pipe((doc for doc, _ in prepared), batch_size=batch_size)
-    return [(doc, sections) for doc, (_, sections) in zip(docs, prepared, strict=True)]
+        boundaries = _boundaries(text, sections)
+        report = PreparedReport(text, sections, [])
+        for start, end in _chunks(text, boundaries):
+            pending.append(_make_doc(nlp, text[start:end], start, boundaries))
+            report.chunks.append((pending[-1], start))
+        prepared.append(report)
+    processed = iter(nlp.pipe(pending, batch_size=batch_size))
+    for report in prepared:
+        report.chunks = [(next(processed), offset) for _, offset in report.chunks]
+    return prepared
 
 
-def findings_from_doc(doc: Doc, text: str, sections: list[Section]) -> list[Finding]:
-    """Turn the target spans of a processed Doc into findings, dropping those in non-finding sections."""
+def findings_from_report(report: PreparedReport) -> list[Finding]:
+    """Turn the target spans of a processed report into findings, dropping those in non-finding sections."""
+    findings: list[Finding] = []
+    section_starts = [section.start for section in report.sections]
+    for doc, offset in report.chunks:
+        findings.extend(_findings_from_doc(doc, offset, report.text, report.sections, section_starts))
+    return findings
+
+
+def _findings_from_doc(
+    doc: Doc, offset: int, text: str, sections: list[Section], section_starts: list[int]
+) -> list[Finding]:
     config = _target_config()
     findings: list[Finding] = []
     for span in doc.ents:
         category = span.label_
         if category == "IGNORE":
             continue
-        section = _section_of(sections, span.start_char)
+        start, end = span.start_char + offset, span.end_char + offset
+        section = _section_of(sections, section_starts, start)
         if section is not None and not section.findings:
             continue
-        labels = _resolve_labels(category, span, text, section, config)
+        labels = _resolve_labels(category, span, section, config)
         if not labels:
             continue
         state = _state(span, category, config)
@@ -195,36 +249,24 @@ def findings_from_doc(doc: Doc, text: str, sections: list[Section]) -> list[Find
         severity = _severity(span) if state == "present" else None
         section_name = section.name if section else "preamble"
         for label in labels:
-            findings.append(
-                Finding(
-                    label,
-                    state,
-                    severity,
-                    text[span.start_char : span.end_char],
-                    span.start_char,
-                    span.end_char,
-                    section_name,
-                )
-            )
+            findings.append(Finding(label, state, severity, text[start:end], start, end, section_name))
     return findings
 
 
-def _section_of(sections: list[Section], offset: int) -> Section | None:
-    for section in sections:
-        if section.start <= offset < section.end:
-            return section
+def _section_of(sections: list[Section], starts: list[int], offset: int) -> Section | None:
+    index = bisect.bisect_right(starts, offset) - 1
+    if index >= 0 and sections[index].start <= offset < sections[index].end:
+        return sections[index]
     return None
 
 
-def _resolve_labels(
-    category: str, span: Span, text: str, section: Section | None, config: _TargetConfig
-) -> list[str]:
+def _resolve_labels(category: str, span: Span, section: Section | None, config: _TargetConfig) -> list[str]:
     if category not in config.generic:
         return [category]
     mapping = config.generic[category]
     if "ANY" in mapping:
         return [mapping["ANY"]]
-    chamber = _chamber_before(span, text, config)
+    chamber = _chamber_before(span, config)
     if chamber is None and section is not None:
         chamber = section.chamber
     labels = [mapping[chamber]] if chamber in mapping else []
@@ -233,11 +275,11 @@ def _resolve_labels(
     return labels
 
 
-def _chamber_before(span: Span, text: str, config: _TargetConfig) -> str | None:
+def _chamber_before(span: Span, config: _TargetConfig) -> str | None:
     # The chamber named last before (or inside) the phrase in its sentence: "LV wall thickness, cavity
     # size" makes "cavity size" the LV's.
     sentence = span.sent
-    window = text[sentence.start_char : span.end_char]
+    window = span.doc.text[sentence.start_char : span.end_char]
     best, best_position = None, -1
     for name, pattern in config.chambers.items():
         for match in pattern.finditer(window):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from echoground.measurements.text import TextMeasurement, extract_measurements
-from echoground.reports.nlp import Finding, docs_for, findings_from_doc
+from echoground.reports.nlp import Finding, docs_for, findings_from_report
 from echoground.reports.sections import Section
 from echoground.reports.severity import severity_rank
 
@@ -70,11 +70,10 @@ def combine_findings(findings: list[Finding]) -> dict[str, ReportLabel]:
 def parse_reports(texts: list[str], batch_size: int = 64) -> list[ParsedReport]:
     """Parse report texts in batches (``nlp.pipe``); an empty text gives an empty report."""
     results = []
-    for text, (doc, sections) in zip(texts, docs_for(list(texts), batch_size=batch_size), strict=True):
-        findings = findings_from_doc(doc, text, sections)
-        results.append(
-            ParsedReport(sections, findings, extract_measurements(text), combine_findings(findings))
-        )
+    for report in docs_for(list(texts), batch_size=batch_size):
+        findings = findings_from_report(report)
+        measurements = extract_measurements(report.text)
+        results.append(ParsedReport(report.sections, findings, measurements, combine_findings(findings)))
     return results
 
 

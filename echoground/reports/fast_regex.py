@@ -1,0 +1,58 @@
+"""A drop-in for medspaCy's RegexMatcher that builds the Doc text once per Doc instead of once per pattern.
+
+medspaCy 1.3.1's ``RegexMatcher.__call__`` reads ``doc.text_with_ws`` inside its loop over patterns; that
+property joins every token again on each read, so a pipeline with ~100 regular-expression rules spent
+most of its time rebuilding the same string. The matching logic below is otherwise the same: each regex
+match becomes a token span, widened to token boundaries (start to the left, end to the right).
+"""
+
+from __future__ import annotations
+
+from medspacy.common.regex_matcher import RegexMatcher
+from medspacy.common.util import get_token_for_char
+from spacy.tokens import Doc
+
+# Private attribute names that hold the matchers in medspaCy 1.3.1 (double-underscore name mangling).
+_MATCHER_ATTRIBUTES = {"TargetMatcher": "_TargetMatcher__matcher", "ConText": "_ConText__matcher"}
+_REGEX_ATTRIBUTE = "_MedspacyMatcher__regex_matcher"
+
+
+class SharedTextRegexMatcher(RegexMatcher):
+    """RegexMatcher whose ``__call__`` reads the Doc text once."""
+
+    def __call__(self, doc: Doc) -> list[tuple[int, int, int]]:
+        text = doc.text_with_ws
+        matches = []
+        for match_id, patterns in self._patterns.items():
+            for pattern in patterns:
+                on_match = self._callbacks[match_id]
+                for found in pattern.finditer(text):
+                    span = doc.char_span(found.start(), found.end())
+                    if span is None:
+                        start = get_token_for_char(doc, found.start(), resolve=self.resolve_start)
+                        end = get_token_for_char(doc, found.end(), resolve=self.resolve_end)
+                        span = doc[start.i : len(doc) if end is None else end.i]
+                    if len(span):
+                        matches.append((match_id, span.start, span.end))
+                        if on_match is not None:
+                            on_match(self, doc, len(matches) - 1, matches)
+        return matches
+
+
+def share_text_across_patterns(component: object) -> None:
+    """Switch the regex matcher inside a medspaCy TargetMatcher or ConText component to the shared-text one.
+
+    Raises:
+        RuntimeError: when the component does not have the medspaCy 1.3.1 layout; pin medspaCy or update
+            the attribute names above.
+    """
+    attribute = _MATCHER_ATTRIBUTES.get(type(component).__name__)
+    matcher = getattr(component, attribute, None) if attribute else None
+    regex_matcher = getattr(matcher, _REGEX_ATTRIBUTE, None)
+    if not isinstance(regex_matcher, RegexMatcher):
+        raise RuntimeError(
+            f"{type(component).__name__} has no medspaCy 1.3.1 regex matcher at "
+            f"{attribute}.{_REGEX_ATTRIBUTE}; "
+            "this module supports medspaCy 1.3.1 only"
+        )
+    regex_matcher.__class__ = SharedTextRegexMatcher
