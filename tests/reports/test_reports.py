@@ -32,7 +32,8 @@ Conclusions:
 Moderate (2+) mitral regurgitation is seen.
 
 CLINICAL IMPLICATIONS:
-Based on the current AHA endocarditis prophylaxis recommendations, severe mitral regurgitation needs no prophylaxis.
+Based on the current AHA endocarditis prophylaxis recommendations, severe mitral
+regurgitation needs no prophylaxis.
 """
 
 
@@ -63,7 +64,7 @@ def test_cli_parse_json_shape(tmp_path) -> None:
     data = json.loads(result.output)
     assert set(data) == {"sections", "findings", "measurements"}
     assert set(data["findings"][0]) == {"label", "state", "severity", "text", "start", "end", "section"}
-    lvef = [m for m in data["measurements"] if m["name"] == "lvef"][0]
+    lvef = next(m for m in data["measurements"] if m["name"] == "lvef")
     assert (lvef["qualifier"], lvef["low"], lvef["high"]) == ("range", 35.0, 40.0)
 
 
@@ -81,6 +82,7 @@ def test_empty_report() -> None:
     assert parsed.findings == []
 
 
+@pytest.mark.slow
 def test_one_megabyte_report() -> None:
     block = "MITRAL VALVE: Mild (1+) MR.\n"
     text = block * (1_000_000 // len(block) + 1)
