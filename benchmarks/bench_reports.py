@@ -1,7 +1,7 @@
 """Measure report NLP throughput (reports per second on one core) with batched nlp.pipe processing.
 
 Usage: .venv/bin/python benchmarks/bench_reports.py [--reports N] [--batch-size B]
-The reports are synthetic BIDMC-style texts of about 2.5 kB built here; no MIMIC text is used.
+The reports are synthetic BIDMC-style texts of about 1,400 characters built here; no MIMIC text is used.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A drop-in for medspaCy's RegexMatcher that builds the Doc text once per Doc instead of once per pattern.
 
-medspaCy 1.3.1's ``RegexMatcher.__call__`` reads ``doc.text_with_ws`` inside its loop over patterns; that
-property joins every token again on each read, so a pipeline with ~100 regular-expression rules spent
+medspaCy 1.3.1's ``RegexMatcher.__call__`` reads ``doc.text_with_ws`` inside its loop over patterns. That
+property joins every token again on each read, so with about 85 regular-expression rules the pipeline spent
 most of its time rebuilding the same string. The matching logic below is otherwise the same: each regex
 match becomes a token span, widened to token boundaries (start to the left, end to the right).
 """
