@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
 from prefect import flow
 
 from flows.build import build_flow
+from flows.train import train_flow
 
 
 @flow(name="echoground-rebuild-and-retrain")
@@ -20,18 +20,11 @@ def rebuild_and_retrain(
     settings: dict[str, Any] | None = None,
     train_settings: dict[str, Any] | None = None,
 ) -> str:
-    """Rebuild into ``runs_dir/latest``, then train EchoVLM on its shards; return the training result.
+    """Rebuild into ``runs_dir/latest``, then train EchoVLM on its shards; return the model folder.
 
-    Raises:
-        RuntimeError: the EchoVLM training flow (``flows/train.py``, ``train_flow``) is not available.
+    ``settings`` are build settings (see ``echoground build --help``); ``train_settings`` follow
+    ``echovlm.train.TrainConfig``.
     """
     out = Path(runs_dir) / "latest"
-    summary = build_flow(echo_root, note_root, hosp_root, str(out), settings)
-    try:
-        train_flow = importlib.import_module("flows.train").train_flow
-    except (ModuleNotFoundError, AttributeError) as error:
-        raise RuntimeError(
-            f"the dataset was rebuilt ({summary}), but EchoVLM training cannot start: flows/train.py "
-            f"with a train_flow flow is missing ({error}); train with 'echovlm train' on {out / 'shards'}"
-        ) from error
-    return train_flow(shards=str(out / "shards"), out=str(Path(runs_dir) / "model"), **(train_settings or {}))
+    build_flow(echo_root, note_root, hosp_root, str(out), settings)
+    return train_flow(str(out / "shards"), str(Path(runs_dir) / "model"), train_settings or {})
