@@ -12,8 +12,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import random
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -309,19 +311,18 @@ def build_loader(
 ) -> torch.utils.data.DataLoader:
     """Build a DataLoader over one split.
 
-    For training the shards are resampled with replacement (``resampled=True``), shuffled, batched in
-    the workers and cut to ``batches_per_epoch`` batches per process with ``with_epoch``; the shard
-    and sample order follow ``seed``, ``epoch`` and the process rank. For evaluation every sample is
+    For training, each loader worker draws shards with replacement, shuffles their samples in a buffer,
+    decodes and batches them, and stops after its share of ``batches_per_epoch``. The shard and sample
+    order follow ``seed``, ``epoch``, the process rank and the worker id. For evaluation every sample is
     read once, in order, and the last batch may be smaller.
-    """
-    import webdataset as wds
 
-    if not wds.__version__.startswith("1."):
-        raise RuntimeError(
-            f"webdataset {wds.__version__} is installed, but echovlm needs webdataset 1.x (pinned 1.0.2): "
-            "its "
-            "WebDataset arguments and resampling seeds differ. Run: pip install webdataset==1.0.2"
-        )
+    The pipeline uses only ``wds.DataPipeline``, ``wds.SimpleShardList``, ``wds.split_by_worker``,
+    ``wds.tarfile_to_samples``, ``wds.map`` and ``wds.batched``, which webdataset 0.2.86 (the pinned
+    version) and 1.x both provide with the same arguments.
+
+    Raises:
+        ValueError: When ``train`` is set and ``batches_per_epoch`` is missing or below 1.
+    """
     counter = SkipCounter(config.max_consecutive_failures)
     decoder = SampleDecoder(model_config, counter, config.num_frames, config.max_negatives, train=train)
     collate = Collator(tokenizer, model_config.text_max_length, counter, config.max_negatives)
@@ -329,33 +330,11 @@ def build_loader(
     if train:
         if batches_per_epoch is None or batches_per_epoch < 1:
             raise ValueError(f"batches_per_epoch must be >= 1 for training, got {batches_per_epoch}")
-        # Resampling draws shards independently in each process, so no node or worker split is needed.
-        dataset = wds.WebDataset(
-            list(shards.urls),
-            resampled=True,
-            shardshuffle=False,
-            handler=counter.handle_exception,
-            nodesplitter=None,
-            workersplitter=None,
-        )
-        _make_shard_sampling_deterministic(dataset, seed * 1_000_003 + epoch)
-        dataset = dataset.compose(WorkerSeededShuffle(config.shuffle_buffer, seed * 7919 + epoch))
         per_worker = -(-batches_per_epoch // max(1, workers))
-        dataset = dataset.map(decoder, handler=counter.handle_exception)
-        dataset = dataset.batched(config.batch_size, collation_fn=collate, partial=False)
-        dataset = dataset.with_epoch(per_worker)
+        dataset = _training_pipeline(shards, config, decoder, collate, counter, seed, epoch, per_worker)
     else:
-        dataset = wds.WebDataset(
-            list(shards.urls),
-            shardshuffle=False,
-            handler=counter.handle_exception,
-            nodesplitter=None,
-            workersplitter=wds.split_by_worker,
-            empty_check=False,
-        )
         workers = min(workers, len(shards.urls))
-        dataset = dataset.map(decoder, handler=counter.handle_exception)
-        dataset = dataset.batched(config.batch_size, collation_fn=collate, partial=True)
+        dataset = _evaluation_pipeline(shards, config, decoder, collate, counter)
 
     generator = torch.Generator()
     generator.manual_seed(seed * 1_000_003 + epoch)
@@ -370,21 +349,109 @@ def build_loader(
     )
 
 
+def _training_pipeline(
+    shards: SplitShards,
+    config: LoaderConfig,
+    decoder: SampleDecoder,
+    collate: Collator,
+    counter: SkipCounter,
+    seed: int,
+    epoch: int,
+    batches_per_worker: int,
+) -> torch.utils.data.IterableDataset:
+    import webdataset as wds
+
+    rank = _process_rank()
+    # Every worker samples shards on its own, so no node or worker split is needed.
+    pipeline = wds.DataPipeline(
+        SeededShardSampler(shards.urls, seed, epoch, rank),
+        wds.tarfile_to_samples(handler=counter.handle_exception),
+        WorkerSeededShuffle(config.shuffle_buffer, seed, epoch, rank),
+        wds.map(decoder, handler=counter.handle_exception),
+        wds.batched(config.batch_size, collation_fn=collate, partial=False),
+    )
+    return pipeline.with_epoch(batches_per_worker)
+
+
+def _evaluation_pipeline(
+    shards: SplitShards,
+    config: LoaderConfig,
+    decoder: SampleDecoder,
+    collate: Collator,
+    counter: SkipCounter,
+) -> torch.utils.data.IterableDataset:
+    import webdataset as wds
+
+    # Each process reads the whole split, and its loader workers divide the shards between them.
+    return wds.DataPipeline(
+        wds.SimpleShardList(list(shards.urls)),
+        wds.split_by_worker,
+        wds.tarfile_to_samples(handler=counter.handle_exception),
+        wds.map(decoder, handler=counter.handle_exception),
+        wds.batched(config.batch_size, collation_fn=collate, partial=True),
+    )
+
+
+def _process_rank() -> int:
+    """Return the distributed rank of this process: the process group's if one is set up, else ``RANK``."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    return int(os.environ.get("RANK", "0"))
+
+
+def _worker_id() -> int:
+    """Return the DataLoader worker id of the calling process, or 0 outside a worker."""
+    info = torch.utils.data.get_worker_info()
+    return info.id if info is not None else 0
+
+
+def _stream_rng(stream: str, seed: int, epoch: int, rank: int) -> random.Random:
+    """Create the random generator of one stream for this seed, epoch, rank and loader worker.
+
+    ``random.Random`` hashes a string seed with SHA-512, so the generator is the same in every process
+    and Python run, and negative seeds need no special case.
+    """
+    return random.Random(f"echovlm:{stream}:{seed}:{epoch}:{rank}:{_worker_id()}")
+
+
+class SeededShardSampler(torch.utils.data.IterableDataset):
+    """Draw shards with replacement without end, as ``{"url": path}`` dicts for ``wds.tarfile_to_samples``.
+
+    The draws follow ``seed``, ``epoch``, ``rank`` and the loader worker id, so a rerun repeats them and
+    no two workers or processes draw the same sequence. ``rank`` is read in the training process when
+    the loader is built, because a worker started with spawn has no process group.
+    """
+
+    def __init__(self, urls: tuple[str, ...], seed: int, epoch: int, rank: int) -> None:
+        super().__init__()
+        if not urls:
+            raise ValueError("SeededShardSampler needs at least one shard url")
+        self.urls = tuple(urls)
+        self.seed = seed
+        self.epoch = epoch
+        self.rank = rank
+
+    def __iter__(self) -> Iterator[dict[str, str]]:
+        rng = _stream_rng("shards", self.seed, self.epoch, self.rank)
+        while True:
+            yield {"url": rng.choice(self.urls)}
+
+
 class WorkerSeededShuffle:
-    """Shuffle a sample stream through a buffer, seeded by ``seed``, the process rank and the worker id.
+    """Shuffle a sample stream through a buffer, seeded by ``seed``, ``epoch``, ``rank`` and the worker id.
 
     WebDataset's own ``shuffle(seed=...)`` gives every worker the same seed, so workers that draw the
     same shard would emit identical batches.
     """
 
-    def __init__(self, buffer_size: int, seed: int) -> None:
+    def __init__(self, buffer_size: int, seed: int, epoch: int = 0, rank: int = 0) -> None:
         self.buffer_size = buffer_size
         self.seed = seed
+        self.epoch = epoch
+        self.rank = rank
 
-    def __call__(self, samples: Any) -> Any:
-        import webdataset as wds
-
-        rng = random.Random(self.seed * 100_003 + wds.utils.pytorch_worker_seed())
+    def __call__(self, samples: Iterable[Any]) -> Iterator[Any]:
+        rng = _stream_rng("shuffle", self.seed, self.epoch, self.rank)
         buffer: list[Any] = []
         for sample in samples:
             if len(buffer) < self.buffer_size:
@@ -395,19 +462,3 @@ class WorkerSeededShuffle:
             yield sample
         rng.shuffle(buffer)
         yield from buffer
-
-
-def _make_shard_sampling_deterministic(dataset: Any, seed: int) -> None:
-    """Seed the resampled shard list of a WebDataset.
-
-    webdataset 1.0.2 seeds ``ResampledShards`` from the time and ``os.urandom`` unless ``deterministic``
-    is set; with it, the seed combines ``seed``, the process rank and the worker id.
-    """
-    sampler = dataset.pipeline[0]
-    if not hasattr(sampler, "deterministic"):
-        raise TypeError(
-            f"expected webdataset's ResampledShards first in the pipeline, found {type(sampler).__name__}; "
-            "the webdataset version differs from the pinned 1.0.2"
-        )
-    sampler.deterministic = True
-    sampler.seed = seed

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from echovlm.data import LoaderConfig, ShardError, build_loader, find_shards
+from echovlm.data import (
+    LoaderConfig,
+    SeededShardSampler,
+    ShardError,
+    build_loader,
+    find_shards,
+)
 from echovlm.model import EchoVLMConfig
 from echovlm.model.text import load_tokenizer
 
@@ -101,6 +108,73 @@ def test_training_order_follows_seed(sample_factory, shard_writer, tiny_config: 
     assert first == second
     assert len(first) == 3
     assert all(len(keys) == 4 for keys in first)
+
+
+def _train_keys(shards: Path, config: EchoVLMConfig, seed: int, epoch: int, workers: int = 0) -> list:
+    loader_config = LoaderConfig(batch_size=4, num_workers=workers, shuffle_buffer=20)
+    tokenizer = load_tokenizer(config.text_model)
+    split = find_shards(shards, "train")
+    loader = build_loader(
+        split, config, tokenizer, loader_config, train=True, seed=seed, epoch=epoch, batches_per_epoch=4
+    )
+    return [batch["keys"] for batch in loader]
+
+
+def test_training_order_changes_with_seed(sample_factory, shard_writer, tiny_config: EchoVLMConfig) -> None:
+    root = shard_writer([sample_factory(f"k{i:02d}") for i in range(30)], samples_per_shard=10)
+    base = _train_keys(root, tiny_config, seed=5, epoch=0)
+    assert _train_keys(root, tiny_config, seed=5, epoch=0) == base
+    assert _train_keys(root, tiny_config, seed=6, epoch=0) != base
+    assert _train_keys(root, tiny_config, seed=5, epoch=1) != base
+
+
+def test_training_order_changes_with_rank(
+    sample_factory, shard_writer, tiny_config: EchoVLMConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = shard_writer([sample_factory(f"k{i:02d}") for i in range(30)], samples_per_shard=10)
+    monkeypatch.setenv("RANK", "0")
+    rank_zero = _train_keys(root, tiny_config, seed=5, epoch=0)
+    monkeypatch.setenv("RANK", "1")
+    rank_one = _train_keys(root, tiny_config, seed=5, epoch=0)
+    assert rank_one == _train_keys(root, tiny_config, seed=5, epoch=0)
+    assert rank_one != rank_zero
+
+
+def test_training_workers_differ(sample_factory, shard_writer, tiny_config: EchoVLMConfig) -> None:
+    root = shard_writer([sample_factory(f"k{i:02d}") for i in range(30)], samples_per_shard=10)
+    batches = _train_keys(root, tiny_config, seed=5, epoch=0, workers=2)
+    assert len(batches) == 4
+    # The DataLoader takes batches from its workers in turn, so even and odd batches come from different
+    # workers.
+    assert batches[0:2] != batches[2:4]
+    assert batches[0] != batches[1]
+    assert _train_keys(root, tiny_config, seed=5, epoch=0, workers=2) == batches
+
+
+def _draw_urls(seed: int, rank: int, count: int = 60) -> list[str]:
+    sampler = SeededShardSampler(("a.tar", "b.tar", "c.tar"), seed=seed, epoch=0, rank=rank)
+    return [item["url"] for item in itertools.islice(sampler, count)]
+
+
+def test_shard_sampler_draws_with_replacement() -> None:
+    draws = _draw_urls(seed=1, rank=0)
+    assert set(draws) == {"a.tar", "b.tar", "c.tar"}
+    # Sampling without replacement would make every aligned window of three a permutation of the shards.
+    assert any(len(set(draws[start : start + 3])) < 3 for start in range(0, 60, 3))
+    assert _draw_urls(seed=1, rank=0) == draws
+    assert _draw_urls(seed=1, rank=1) != draws
+    assert _draw_urls(seed=2, rank=0) != draws
+
+
+def test_evaluation_workers_read_each_sample_once(
+    sample_factory, shard_writer, tiny_config: EchoVLMConfig
+) -> None:
+    root = shard_writer([sample_factory(f"k{i:02d}") for i in range(10)], samples_per_shard=3)
+    loader_config = LoaderConfig(batch_size=4, num_workers=2)
+    tokenizer = load_tokenizer(tiny_config.text_model)
+    loader = build_loader(find_shards(root, "train"), tiny_config, tokenizer, loader_config, train=False)
+    keys = [key for batch in loader for key in batch["keys"]]
+    assert sorted(keys) == [f"k{i:02d}" for i in range(10)]
 
 
 def test_batch_tensors_and_negatives(sample_factory, shard_writer, tiny_config: EchoVLMConfig) -> None:
