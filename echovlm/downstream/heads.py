@@ -26,7 +26,7 @@ class UNetDecoder(nn.Module):
     to the input size, which costs a quarter of a full-resolution decoder stage on CPU.
 
     Before the merges, two dilated 3x3 convolutions (dilation 2 and 4) widen the receptive field of the
-    coarsest map. tiny_cnn alone sees 31 pixels, too little to find the middle of a wall from its ends.
+    coarsest map. tiny_cnn alone has a 31-pixel receptive field, too small to find the middle of a wall.
     """
 
     def __init__(self, encoder_channels: list[int], width: int = 64) -> None:
