@@ -418,7 +418,7 @@ class SeededShardSampler(torch.utils.data.IterableDataset):
     """Draw shards with replacement without end, as ``{"url": path}`` dicts for ``wds.tarfile_to_samples``.
 
     The draws follow ``seed``, ``epoch``, ``rank`` and the loader worker id, so a rerun repeats them and
-    no two workers or processes draw the same sequence. ``rank`` is read in the training process when
+    each worker of each process draws its own sequence. ``rank`` is read in the training process when
     the loader is built, because a worker started with spawn has no process group.
     """
 
