@@ -172,15 +172,35 @@ def train(shards_dir: Path, out_dir: Path, config_path: Path | None, no_resume: 
     "--model",
     "model_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="Exported model directory (a run's model/ folder).",
+    default=None,
+    help="Exported EchoVLM model directory (a run's model/ folder), scored on --shards.",
 )
 @click.option(
     "--shards",
     "shards_dir",
     type=click.Path(path_type=Path),
-    required=True,
-    help="Shards folder holding test/ and val/ or train/.",
+    default=None,
+    help="Shards folder holding test/ and val/ or train/ (with --model).",
+)
+@click.option(
+    "--run",
+    "finetune_run",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Run folder of 'echovlm finetune segment|landmark', scored on --dataset-root instead of --model.",
+)
+@click.option(
+    "--dataset-root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Downstream dataset as distributed (CAMUS, EchoNet-Dynamic/-Pediatric, EchoNet-LVH; with --run).",
+)
+@click.option(
+    "--split",
+    default="test",
+    show_default=True,
+    type=click.Choice(["train", "val", "test"]),
+    help="Downstream split to score (with --run).",
 )
 @click.option(
     "--out",
@@ -200,9 +220,14 @@ def train(shards_dir: Path, out_dir: Path, config_path: Path | None, no_resume: 
     help="Maximum samples of the val (or train) split that fit the view probe.",
 )
 @click.option("--device", default="cpu", show_default=True, help="torch device to run on, e.g. cpu or cuda.")
+@click.pass_context
 def evaluate(
-    model_dir: Path,
-    shards_dir: Path,
+    context: click.Context,
+    model_dir: Path | None,
+    shards_dir: Path | None,
+    finetune_run: Path | None,
+    dataset_root: Path | None,
+    split: str,
     out_dir: Path,
     batch_size: int,
     workers: int,
@@ -210,7 +235,31 @@ def evaluate(
     probe_samples: int,
     device: str,
 ) -> None:
-    """Evaluate a model on the test split: zero-shot AUC, retrieval, view probe, negation probe."""
+    """Evaluate EchoVLM (--model, --shards) or a fine-tuned downstream model (--run, --dataset-root).
+
+    EchoVLM is scored on the test split: zero-shot AUC, retrieval, view probe and negation probe.
+    A downstream run is scored with Dice per structure or landmark error in mm.
+    """
+    if finetune_run is not None:
+        if dataset_root is None:
+            raise click.UsageError("--run needs --dataset-root, the dataset the model was fine-tuned on")
+        from echovlm.downstream.cli import evaluate_downstream
+
+        context.invoke(
+            evaluate_downstream,
+            run_dir=finetune_run,
+            dataset_root=dataset_root,
+            split=split,
+            out=out_dir,
+            max_samples=None,
+            device=device,
+        )
+        return
+    if model_dir is None or shards_dir is None:
+        raise click.UsageError(
+            "pass --model and --shards (EchoVLM), or --run and --dataset-root (downstream)"
+        )
+
     from echovlm.data import LoaderConfig
     from echovlm.evaluate import evaluate as run_evaluation
 
@@ -264,6 +313,16 @@ def export(checkpoint: Path, out_dir: Path) -> None:
     from echovlm.export import export_checkpoint
 
     click.echo(f"model: {export_checkpoint(checkpoint, out_dir)}")
+
+
+def _register_downstream_commands() -> None:
+    from echovlm.downstream.cli import evaluate_downstream, finetune
+
+    main.add_command(finetune)
+    main.add_command(evaluate_downstream)
+
+
+_register_downstream_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover
