@@ -212,6 +212,11 @@ def build(
             "no view classifier: pass --view-model DIR (a trained checkpoint) or --view-labels CSV "
             "(dicom_filepath and view columns) to train one"
         )
+    # Absolute paths: tasks may run in other processes (Dask) and GX file stores reject relative ones.
+    echo_root, note_root, hosp_root, out = (Path(p).resolve() for p in (echo_root, note_root, hosp_root, out))
+    for name in ("view_model", "view_labels"):
+        if settings[name] is not None:
+            settings[name] = Path(settings[name]).resolve()
     try:
         config = BuildConfig(echo_root, note_root, hosp_root, out, **settings)
     except ValueError as error:

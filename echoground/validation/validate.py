@@ -92,7 +92,8 @@ def validate_tables(
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
     import great_expectations as gx
 
-    validation_dir = Path(run_dir) / "validation"
+    # GX file stores need an absolute base directory; a relative run folder raises ValueError in GX 1.24.
+    validation_dir = Path(run_dir).resolve() / "validation"
     validation_dir.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="ephemeral")
     context.add_data_docs_site(
