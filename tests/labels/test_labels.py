@@ -48,11 +48,19 @@ def test_threshold_both_sides(label, sex, name, unit, normal, abnormal, severity
         assert below.severity != severity
 
 
-@pytest.mark.parametrize(("volume", "state", "severity"), [(34 * 2, "absent", None), (34.1 * 2, "present", "mild"),
-                                                          (48 * 2, "present", "moderate"),
-                                                          (48.1 * 2, "present", "severe")])
+@pytest.mark.parametrize(
+    ("volume", "state", "severity"),
+    [
+        (34 * 2, "absent", None),
+        (34.1 * 2, "present", "mild"),
+        (48 * 2, "present", "moderate"),
+        (48.1 * 2, "present", "severe"),
+    ],
+)
 def test_lavi_cutoffs(volume, state, severity) -> None:
-    result = _label([("la_vol", str(volume), "mL"), ("body_surface_area", "2.0", "m2")], "M", "la_enlargement")
+    result = _label(
+        [("la_vol", str(volume), "mL"), ("body_surface_area", "2.0", "m2")], "M", "la_enlargement"
+    )
     assert result.state == state
     assert result.severity == severity
 
@@ -61,8 +69,12 @@ def test_lavi_cutoffs(volume, state, severity) -> None:
 def test_lvmi_sex_specific(sex, mass_index_state) -> None:
     # LVIDd 4.8 cm, walls 1.0 cm: LV mass about 170 g; with BSA 1.7 m2, LVMI about 100 g/m2, which is
     # normal for men (<= 115) and abnormal for women (> 95).
-    rows = [("lvedd", "4.8", "cm"), ("septal_thickness", "1.0", "cm"), ("inf_lat_thickness", "1.0", "cm"),
-            ("body_surface_area", "1.7", "m2")]
+    rows = [
+        ("lvedd", "4.8", "cm"),
+        ("septal_thickness", "1.0", "cm"),
+        ("inf_lat_thickness", "1.0", "cm"),
+        ("body_surface_area", "1.7", "m2"),
+    ]
     result = _label(rows, sex, "lv_hypertrophy")
     assert result.rule == "lvmi_lang2015"
     assert result.state == mass_index_state
@@ -75,14 +87,22 @@ def test_bound_straddling_cutoff_is_uncertain() -> None:
 
 
 def test_missing_sex_only_affects_sex_specific() -> None:
-    result = label_study(StudyInput(sex=None, measurements=[{"name": "lvef", "result": "30", "unit": "%"},
-                                                            {"name": "tapse", "result": "1.2", "unit": "cm"}]))
+    result = label_study(
+        StudyInput(
+            sex=None,
+            measurements=[
+                {"name": "lvef", "result": "30", "unit": "%"},
+                {"name": "tapse", "result": "1.2", "unit": "cm"},
+            ],
+        )
+    )
     assert result.labels["lv_systolic_dysfunction"].state == "not_assessed"
     assert result.labels["rv_systolic_dysfunction"].state == "present"
 
 
-@pytest.mark.parametrize(("velocity", "state"), [("2.8", "absent"), ("2.9", "uncertain"), ("3.4", "uncertain"),
-                                                 ("3.5", "present")])
+@pytest.mark.parametrize(
+    ("velocity", "state"), [("2.8", "absent"), ("2.9", "uncertain"), ("3.4", "uncertain"), ("3.5", "present")]
+)
 def test_ph_probability_by_tr_velocity(velocity, state) -> None:
     assert _label([("tr_velocity", velocity, "m/s")], label="pulmonary_hypertension").state == state
 
@@ -102,8 +122,13 @@ def _diastolic(rows, sex="M"):
 
 
 def test_diastolic_normal_lvef_majority_positive() -> None:
-    rows = [("e_e_prime", "15", ""), ("sept_e_prime", "0.06", "m/s"), ("tr_velocity", "2.5", "m/s"),
-            ("mv_peak_e_a", "0.7", ""), ("mv_peak_e", "0.45", "m/s")]
+    rows = [
+        ("e_e_prime", "15", ""),
+        ("sept_e_prime", "0.06", "m/s"),
+        ("tr_velocity", "2.5", "m/s"),
+        ("mv_peak_e_a", "0.7", ""),
+        ("mv_peak_e", "0.45", "m/s"),
+    ]
     result = _diastolic(rows)
     assert result.state == "present"
     assert result.severity == "I"
@@ -115,8 +140,12 @@ def test_diastolic_half_positive_is_uncertain() -> None:
 
 @pytest.mark.parametrize(("septal", "state"), [("0.07", "absent"), ("0.069", "present")])
 def test_diastolic_septal_e_prime_in_m_per_s(septal, state) -> None:
-    rows = [("sept_e_prime", septal, "m/s"), ("e_e_prime", "15", ""), ("tr_velocity", "2.5", "m/s"),
-            ("mv_peak_e_a", "2.1", "")]
+    rows = [
+        ("sept_e_prime", septal, "m/s"),
+        ("e_e_prime", "15", ""),
+        ("tr_velocity", "2.5", "m/s"),
+        ("mv_peak_e_a", "2.1", ""),
+    ]
     assert _diastolic(rows).state == state
 
 
@@ -137,9 +166,12 @@ def test_aortic_stenosis_agreement_and_disagreement() -> None:
 
 
 def test_source_precedence_and_conflict() -> None:
-    study = StudyInput(sex="M", measurements=[{"name": "lvef", "result": "60", "unit": "%"}],
-                       cardiologist={"lv_function": "Severely depressed", "mitral_regurg": "Trace"},
-                       report_text="Conclusions: Moderate (2+) MR.")
+    study = StudyInput(
+        sex="M",
+        measurements=[{"name": "lvef", "result": "60", "unit": "%"}],
+        cardiologist={"lv_function": "Severely depressed", "mitral_regurg": "Trace"},
+        report_text="Conclusions: Moderate (2+) MR.",
+    )
     labels = label_study(study).labels
     assert labels["lv_systolic_dysfunction"].source == "measurements"
     assert labels["lv_systolic_dysfunction"].state == "absent"
@@ -150,8 +182,11 @@ def test_source_precedence_and_conflict() -> None:
 
 
 def test_uncertain_source_yields_to_definite() -> None:
-    study = StudyInput(sex="M", cardiologist={"diastolic_grade": "Indeterminate"},
-                       report_text="Grade I diastolic dysfunction.")
+    study = StudyInput(
+        sex="M",
+        cardiologist={"diastolic_grade": "Indeterminate"},
+        report_text="Grade I diastolic dysfunction.",
+    )
     result = label_study(study).labels["diastolic_dysfunction"]
     assert (result.state, result.severity, result.source) == ("present", "I", "report_text")
 
@@ -172,9 +207,19 @@ def test_label_studies_frame() -> None:
 
 def test_labels_cli(tmp_path) -> None:
     path = tmp_path / "study.json"
-    path.write_text(json.dumps({"sex": "F", "height_cm": 160, "weight_kg": 60,
-                                "measurements": [{"name": "lvef", "result": "25", "unit": "%"},
-                                                 {"name": "unknown_thing", "result": "3", "unit": "zz"}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "sex": "F",
+                "height_cm": 160,
+                "weight_kg": 60,
+                "measurements": [
+                    {"name": "lvef", "result": "25", "unit": "%"},
+                    {"name": "unknown_thing", "result": "3", "unit": "zz"},
+                ],
+            }
+        )
+    )
     result = CliRunner().invoke(labels_command, [str(path)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)

@@ -78,14 +78,31 @@ def _long(rows):
 def test_to_wide_units_and_rejects() -> None:
     rows = [
         {"measurement_id": 1, "test_type": "tte", "measurement": "lvedd", "result": "5.2", "unit": "cm"},
-        {"measurement_id": 1, "test_type": "tte", "measurement": "sept_e_prime", "result": "0.06", "unit": "m/s"},
+        {
+            "measurement_id": 1,
+            "test_type": "tte",
+            "measurement": "sept_e_prime",
+            "result": "0.06",
+            "unit": "m/s",
+        },
         {"measurement_id": 1, "test_type": "tte", "measurement": "tapse", "result": "1.8", "unit": "cm"},
         {"measurement_id": 1, "test_type": "tte", "measurement": "lvef", "result": "55-60", "unit": "%"},
-        {"measurement_id": 1, "test_type": "tte", "measurement": "septal_thickness", "result": "11", "unit": "cm"},
+        {
+            "measurement_id": 1,
+            "test_type": "tte",
+            "measurement": "septal_thickness",
+            "result": "11",
+            "unit": "cm",
+        },
         {"measurement_id": 1, "test_type": "tte", "measurement": "mystery", "result": "1", "unit": "cm"},
         {"measurement_id": 1, "test_type": "tte", "measurement": "la_vol", "result": "50", "unit": "furlong"},
-        {"measurement_id": 1, "test_type": "tte", "measurement": "mitral_regurg", "result": "Moderate-severe (3+)",
-         "unit": ""},
+        {
+            "measurement_id": 1,
+            "test_type": "tte",
+            "measurement": "mitral_regurg",
+            "result": "Moderate-severe (3+)",
+            "unit": "",
+        },
         {"measurement_id": 2, "test_type": "stress", "measurement": "lvedd", "result": "5.0", "unit": "cm"},
     ]
     wide, ledger = to_wide(_long(rows))
@@ -109,17 +126,38 @@ def test_to_wide_missing_column() -> None:
 
 @pytest.mark.parametrize(
     ("value", "grade"),
-    [("Moderate-severe (3+)", "moderate_to_severe"), ("Mild (1+)", "mild"), ("0 (nl)", "normal"), ("II", "II"),
-     ("Indeterminate", "indeterminate"), ("Unable to assess", "not_assessed"), ("Trace", "trace"),
-     ("Physiologic", "trace"), ("Severely depressed", "severe"), ("", "not_assessed")],
+    [
+        ("Moderate-severe (3+)", "moderate_to_severe"),
+        ("Mild (1+)", "mild"),
+        ("0 (nl)", "normal"),
+        ("II", "II"),
+        ("Indeterminate", "indeterminate"),
+        ("Unable to assess", "not_assessed"),
+        ("Trace", "trace"),
+        ("Physiologic", "trace"),
+        ("Severely depressed", "severe"),
+        ("", "not_assessed"),
+    ],
 )
 def test_parse_grade(value, grade) -> None:
     assert parse_grade(value) == grade
 
 
 def test_derived_values() -> None:
-    derived = derive({"height": 170, "weight": 70, "la_volume": 60, "lvidd": 5.0, "ivsd": 1.0, "lvpwd": 1.0,
-                      "mv_e": 80, "e_prime_septal": 6, "e_prime_lateral": 10, "tr_velocity": 3.0})
+    derived = derive(
+        {
+            "height": 170,
+            "weight": 70,
+            "la_volume": 60,
+            "lvidd": 5.0,
+            "ivsd": 1.0,
+            "lvpwd": 1.0,
+            "mv_e": 80,
+            "e_prime_septal": 6,
+            "e_prime_lateral": 10,
+            "tr_velocity": 3.0,
+        }
+    )
     bsa = mosteller_bsa(170, 70)
     assert derived["bsa"].value == pytest.approx(bsa)
     assert derived["lavi"].value == pytest.approx(60 / bsa)
@@ -134,14 +172,18 @@ def test_measured_bsa_is_kept() -> None:
     assert "bsa" not in derive({"bsa": 1.9, "height": 170, "weight": 70})
 
 
-@pytest.mark.parametrize(("ivc", "collapse", "rap"), [(2.0, 60, 3), (2.2, 40, 15), (2.0, 40, 8), (2.2, 60, 8)])
+@pytest.mark.parametrize(
+    ("ivc", "collapse", "rap"), [(2.0, 60, 3), (2.2, 40, 15), (2.0, 40, 8), (2.2, 60, 8)]
+)
 def test_right_atrial_pressure(ivc, collapse, rap) -> None:
     assert right_atrial_pressure(ivc, collapse) == (rap, False)
 
 
 def test_text_values_and_reference_ranges() -> None:
-    text = ("Height: (in) 68 Weight (lb): 180 BSA (m2): 1.95 m2\nOverall LVEF >55%. LA volume index "
-            "(normal <=34) 40 ml/m2. LVEF ___%. BSA: [** 1.9 **]")
+    text = (
+        "Height: (in) 68 Weight (lb): 180 BSA (m2): 1.95 m2\nOverall LVEF >55%. LA volume index "
+        "(normal <=34) 40 ml/m2. LVEF ___%. BSA: [** 1.9 **]"
+    )
     found = {(m.name, m.qualifier): m for m in extract_measurements(text)}
     assert found[("height", "=")].value == pytest.approx(68 * 2.54)
     assert found[("weight", "=")].value == pytest.approx(180 * 0.45359237)
