@@ -19,4 +19,6 @@ fi
   --hosp-root "$cohort/mimic-iv/hosp" \
   --view-labels "$cohort/ground_truth/dicoms.csv" \
   --out "$run_dir"
-echo "demo: outputs in $run_dir (summary: $run_dir/summary.json)"
+# The caption-quality audit: a self-contained HTML page for reviewers.
+"$eg" audit "$run_dir"
+echo "demo: outputs in $run_dir (summary: $run_dir/summary.json, audit: $run_dir/audit/report.html)"
