@@ -158,9 +158,11 @@ def _cardiologist_results(fields: Mapping[str, Any]) -> dict[str, SourceResult]:
     results = {}
     for raw_field, raw_value in (fields or {}).items():
         field_name = str(raw_field).strip().lower()
-        label = table.field_labels.get(field_name)
-        if label is None:
+        if field_name not in table.field_labels:
             logger.warning("cardiologist field %r is not in categorical.yaml; ignored", raw_field)
+            continue
+        label = table.field_labels[field_name]
+        if label is None:
             continue
         grade = parse_grade(raw_value)
         if grade is None:

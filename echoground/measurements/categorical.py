@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+import pandas as pd
 import yaml
 
 # The ordered severity scale shared by text findings, categorical fields and label rules.
@@ -18,7 +19,7 @@ _PLACEHOLDER = re.compile(r"\[\*\*.*?\*\*\]|_{2,}")
 @dataclass(frozen=True)
 class CategoricalTable:
     version: str
-    field_labels: dict[str, str]
+    field_labels: dict[str, str | None]
     patterns: tuple[tuple[re.Pattern[str], str], ...]
 
 
@@ -37,7 +38,7 @@ def parse_grade(value: object) -> str | None:
 
     Empty values and values made only of de-identification placeholders give ``not_assessed``.
     """
-    if value is None:
+    if value is None or value is pd.NA:
         return "not_assessed"
     text = _PLACEHOLDER.sub(" ", str(value)).strip()
     if not text or text.lower() == "nan":

@@ -6,6 +6,8 @@ import math
 import re
 from dataclasses import dataclass
 
+import pandas as pd
+
 
 class ResultParseError(ValueError):
     """A result text that is neither empty nor a number, bound or range."""
@@ -54,7 +56,7 @@ def parse_result(text: object) -> ParsedResult | None:
     Raises:
         ResultParseError: when the text is not a number, a bound or a range, or a range runs backwards.
     """
-    if text is None or (isinstance(text, float) and math.isnan(text)):
+    if text is None or text is pd.NA or (isinstance(text, float) and math.isnan(text)):
         return None
     if isinstance(text, int | float):
         return ParsedResult(float(text), "=")

@@ -168,7 +168,10 @@ def _convert(catalog, name: str, result: object, unit: object):
         return "unparseable_result", f"{name}: {error}"
     if parsed is None:
         return None
-    unit_text = None if unit is None or (isinstance(unit, float) and math.isnan(unit)) else str(unit)
+    # pandas string columns hold pd.NA for an empty cell, object columns float NaN.
+    unit_text = (
+        None if unit is None or unit is pd.NA or (isinstance(unit, float) and math.isnan(unit)) else str(unit)
+    )
     try:
         value, _ = catalog.to_canonical_unit(name, parsed.value, unit_text)
     except ValueError as error:

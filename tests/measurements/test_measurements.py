@@ -44,7 +44,7 @@ def test_parse_result_forms(text, value, qualifier, low, high) -> None:
     assert parsed.high == high
 
 
-@pytest.mark.parametrize("text", ["", "   ", None, float("nan")])
+@pytest.mark.parametrize("text", ["", "   ", None, float("nan"), pd.NA])
 def test_parse_result_empty_is_missing(text) -> None:
     assert parse_result(text) is None
 
@@ -117,6 +117,29 @@ def test_to_wide_units_and_rejects() -> None:
     assert "ivsd" not in wide.columns or pd.isna(row.get("ivsd"))
     reasons = {entry.reason for entry in ledger.entries}
     assert {"implausible_value", "unknown_measurement", "unknown_unit", "not_transthoracic"} <= reasons
+
+
+def test_to_wide_string_dtype_empty_cells() -> None:
+    # The MIMIC readers use pandas "string" columns, where an empty cell is pd.NA, not NaN.
+    rows = [
+        {"measurement_id": 1, "test_type": "tte", "measurement": "mv_peak_e_a", "result": "1.4", "unit": ""},
+        {"measurement_id": 1, "test_type": "tte", "measurement": "lvef", "result": "", "unit": "%"},
+        {
+            "measurement_id": 1,
+            "test_type": "tte",
+            "measurement": "mv_prolapse",
+            "result": "Absent",
+            "unit": "",
+        },
+    ]
+    frame = _long(rows).astype({"result": "string", "unit": "string", "measurement": "string"})
+    frame[["result", "unit"]] = frame[["result", "unit"]].replace("", pd.NA)
+    wide, ledger = to_wide(frame)
+    row = wide.iloc[0]
+    assert row["mv_e_a"] == pytest.approx(1.4)
+    assert "lvef" not in wide.columns or pd.isna(row.get("lvef"))
+    assert row["mv_prolapse"] == "normal"
+    assert [entry.reason for entry in ledger.entries if entry.status == "rejected"] == []
 
 
 def test_to_wide_missing_column() -> None:
