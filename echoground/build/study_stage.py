@@ -14,7 +14,7 @@ import pandas as pd
 
 from echoground.labels import StudyInput, label_studies
 from echoground.ledger import Ledger
-from echoground.measurements import load_catalog, to_wide
+from echoground.measurements import derive, load_catalog, to_wide
 from echoground.measurements.catalog import normalise_key
 from echoground.measurements.categorical import load_categorical
 from echoground.reports import link_notes
@@ -22,6 +22,18 @@ from echoground.reports import link_notes
 logger = logging.getLogger(__name__)
 
 MEASUREMENT_COLUMNS = ["study_id", "name", "value", "unit", "measurement_id", "raw_value", "raw_unit"]
+
+# Derived quantities (echoground.measurements.derive) under the names the caption templates use.
+DERIVED_NAMES = {
+    "lavi": "la_volume_index",
+    "lvmi": "lv_mass_index",
+    "lv_mass": "lv_mass",
+    "rwt": "relative_wall_thickness",
+    "e_e_prime": "e_e_prime",
+    "tr_velocity": "tr_velocity",
+    "rvsp": "rvsp",
+    "bsa": "bsa",
+}
 LABEL_COLUMNS = ["study_id", "label_id", "state", "severity", "source", "rule_id", "inputs", "conflict"]
 REPORT_COLUMNS = ["study_id", "subject_id", "note_id", "distance_days", "report_text"]
 
@@ -88,8 +100,37 @@ def _measurements(long_rows: pd.DataFrame, studies: pd.DataFrame, ledger: Ledger
                     "raw_unit": raw_unit,
                 }
             )
+        rows.extend(_derived_rows(record, int(study_of[measurement_id]), measurement_id))
     frame = pd.DataFrame(rows, columns=MEASUREMENT_COLUMNS)
     return _typed_measurements(frame.sort_values(["study_id", "name"], kind="stable").reset_index(drop=True))
+
+
+def _derived_rows(record: dict, study_id: int, measurement_id: int) -> list[dict]:
+    """Return rows for the derived quantities of one study that were not measured directly.
+
+    ``raw_value`` names the formula inputs with their canonical values and units, so every derived
+    number in a caption traces back to the measured rows it came from.
+    """
+    rows = []
+    measured = {name for name, value in record.items() if value is not None and not pd.isna(value)}
+    for source_name, item in derive(record).items():
+        name = DERIVED_NAMES.get(source_name)
+        if name is None or name in measured:
+            continue
+        inputs = ", ".join(f"{key}={value:.4g}" for key, value in sorted(item.inputs.items()))
+        assumed = f"; assumed: {', '.join(item.assumed)}" if item.assumed else ""
+        rows.append(
+            {
+                "study_id": study_id,
+                "name": name,
+                "value": float(item.value),
+                "unit": item.unit,
+                "measurement_id": f"derived:{measurement_id}",
+                "raw_value": f"derived from {inputs}{assumed}",
+                "raw_unit": "",
+            }
+        )
+    return rows
 
 
 def _typed_measurements(frame: pd.DataFrame) -> pd.DataFrame:
