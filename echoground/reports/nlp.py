@@ -17,10 +17,12 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import numpy
 import spacy
 import yaml
 from medspacy.context import ConText, ConTextRule
 from medspacy.target_matcher import TargetMatcher, TargetRule
+from spacy.attrs import IDX, LENGTH, SENT_START, SPACY
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
@@ -38,7 +40,8 @@ _STATE_CATEGORIES = {
     "THICKENED": "present",
     "ELEVATED": "present",
 }
-_SENTENCE_END = re.compile(r"[.!?;]")
+_SENTENCE_END_CHARS = frozenset(".!?;")
+_WHITESPACE = re.compile(r"\s")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
@@ -134,33 +137,43 @@ def build_pipeline() -> Language:
     return nlp
 
 
-# medspaCy 1.3.1 links every ConText modifier to every target of a Doc (ConTextGraph.apply_modifiers is
-# quadratic in the Doc), so long texts are processed in chunks cut at section starts or blank lines.
-# Sentences never cross those cuts, so chunking does not change any result.
+# medspaCy 1.3.1 compares every ConText modifier with every target of a Doc (ConTextGraph.apply_modifiers),
+# and each modifier's sentence lookup scans the whole Doc, so the cost of a Doc grows with the square of
+# its length. Reports are therefore processed in chunks cut at section starts or blank lines. Sentences
+# never cross those cuts, so chunking does not change any result.
 CHUNK_CHARS = 2_000
 
 
-def _make_doc(nlp: Language, text: str, offset: int, starts: list[int]) -> Doc:
-    normalised = "".join(" " if char.isspace() else char for char in text)
+@dataclass
+class _Chunk:
+    """A processed piece of a report: its Doc, first character in the report and sentence starts."""
+
+    doc: Doc
+    offset: int
+    text: str
+    sentence_start_chars: list[int]
+
+
+def _make_chunk(nlp: Language, text: str, offset: int, boundaries: list[int]) -> _Chunk:
+    normalised = _WHITESPACE.sub(" ", text)
     doc = nlp.make_doc(normalised)
     if len(doc) == 0:
-        return doc
-    token_starts = [token.idx for token in doc]
-    boundary_tokens = {0}
-    for start in starts:
-        index = bisect.bisect_left(token_starts, start - offset)
-        if 0 <= index < len(doc):
-            boundary_tokens.add(index)
-    for token in doc:
-        if token.i > 0 and _ends_sentence(doc[token.i - 1]):
-            boundary_tokens.add(token.i)
-    for token in doc:
-        token.is_sent_start = token.i in boundary_tokens
-    return doc
-
-
-def _ends_sentence(token) -> bool:
-    return bool(_SENTENCE_END.fullmatch(token.text)) and bool(token.whitespace_)
+        return _Chunk(doc, offset, normalised, [])
+    # Sentence starts are set from token arrays: assigning Token.is_sent_start token by token costs a scan
+    # of the whole Doc per token in spaCy 3.8.
+    columns = doc.to_array([IDX, LENGTH, SPACY]).astype(numpy.int64)
+    token_starts, lengths, followed_by_space = columns[:, 0], columns[:, 1], columns[:, 2]
+    relative = [boundary - offset for boundary in boundaries if offset <= boundary < offset + len(text)]
+    boundary_tokens = set(numpy.searchsorted(token_starts, relative, side="left").tolist())
+    for index in numpy.flatnonzero((lengths == 1) & (followed_by_space == 1)).tolist():
+        if normalised[token_starts[index]] in _SENTENCE_END_CHARS:
+            boundary_tokens.add(index + 1)
+    boundary_tokens.add(0)
+    sentence_starts = sorted(index for index in boundary_tokens if index < len(doc))
+    sent_start = numpy.full(len(doc), -1, dtype=numpy.int64)
+    sent_start[sentence_starts] = 1
+    doc.from_array([SENT_START], sent_start.astype(numpy.uint64))
+    return _Chunk(doc, offset, normalised, [int(token_starts[index]) for index in sentence_starts])
 
 
 def _boundaries(text: str, sections: list[Section]) -> list[int]:
@@ -171,34 +184,56 @@ def _boundaries(text: str, sections: list[Section]) -> list[int]:
     return sorted(starts)
 
 
-def _chunks(text: str, boundaries: list[int]) -> list[tuple[int, int]]:
-    cuts = [0]
-    for boundary in boundaries:
-        if boundary - cuts[-1] >= CHUNK_CHARS:
-            cuts.append(boundary)
-    if cuts[-1] != len(text):
-        cuts.append(len(text))
-    return [(start, end) for start, end in itertools.pairwise(cuts) if end > start]
+def _finding_ranges(text: str, sections: list[Section]) -> list[tuple[int, int]]:
+    """Return the character ranges that can hold findings: all sections with ``findings: true``.
+
+    Text outside every section is whitespace (before the first heading, or before an indented heading),
+    so only sections marked ``findings: false`` are left out, and they never reach the pipeline.
+    """
+    if not sections:
+        return [(0, len(text))] if text.strip() else []
+    ranges: list[tuple[int, int]] = []
+    for section in sections:
+        if not section.findings:
+            continue
+        if ranges and not text[ranges[-1][1] : section.start].strip():
+            ranges[-1] = (ranges[-1][0], section.end)
+        else:
+            ranges.append((section.start, section.end))
+    return ranges
+
+
+def _chunks(boundaries: list[int], ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    chunks = []
+    for range_start, range_end in ranges:
+        cuts = [range_start]
+        first = bisect.bisect_right(boundaries, range_start)
+        last = bisect.bisect_left(boundaries, range_end)
+        for boundary in boundaries[first:last]:
+            if boundary - cuts[-1] >= CHUNK_CHARS:
+                cuts.append(boundary)
+        cuts.append(range_end)
+        chunks.extend((start, end) for start, end in itertools.pairwise(cuts) if end > start)
+    return chunks
 
 
 @dataclass
 class PreparedReport:
-    """A report's sections and its processed chunks (Doc and the chunk's offset in the report)."""
+    """A report's sections and its processed chunks."""
 
     text: str
     sections: list[Section]
-    chunks: list[tuple[Doc, int]]
+    chunks: list[_Chunk]
 
 
 def docs_for(texts: list[str], batch_size: int = 64) -> list[PreparedReport]:
-    """Run the pipeline over ``texts`` in batches with ``nlp.pipe``.
+    """Run the pipeline over the finding sections of ``texts`` in batches with ``nlp.pipe``.
 
     Raises:
         ValueError: when a text is longer than :data:`MAX_REPORT_CHARS`.
     """
     nlp = build_pipeline()
     prepared: list[PreparedReport] = []
-    pending: list[Doc] = []
     for text in texts:
         if len(text) > MAX_REPORT_CHARS:
             raise ValueError(
@@ -208,13 +243,13 @@ def docs_for(texts: list[str], batch_size: int = 64) -> list[PreparedReport]:
         sections = split_sections(text)
         boundaries = _boundaries(text, sections)
         report = PreparedReport(text, sections, [])
-        for start, end in _chunks(text, boundaries):
-            pending.append(_make_doc(nlp, text[start:end], start, boundaries))
-            report.chunks.append((pending[-1], start))
+        for start, end in _chunks(boundaries, _finding_ranges(text, sections)):
+            report.chunks.append(_make_chunk(nlp, text[start:end], start, boundaries))
         prepared.append(report)
-    processed = iter(nlp.pipe(pending, batch_size=batch_size))
-    for report in prepared:
-        report.chunks = [(next(processed), offset) for _, offset in report.chunks]
+    chunks = [chunk for report in prepared for chunk in report.chunks]
+    processed = nlp.pipe([chunk.doc for chunk in chunks], batch_size=batch_size)
+    for chunk, doc in zip(chunks, processed, strict=True):
+        chunk.doc = doc
     return prepared
 
 
@@ -222,17 +257,18 @@ def findings_from_report(report: PreparedReport) -> list[Finding]:
     """Turn the target spans of a processed report into findings, dropping those in non-finding sections."""
     findings: list[Finding] = []
     section_starts = [section.start for section in report.sections]
-    for doc, offset in report.chunks:
-        findings.extend(_findings_from_doc(doc, offset, report.text, report.sections, section_starts))
+    for chunk in report.chunks:
+        findings.extend(_findings_from_chunk(chunk, report.text, report.sections, section_starts))
     return findings
 
 
-def _findings_from_doc(
-    doc: Doc, offset: int, text: str, sections: list[Section], section_starts: list[int]
+def _findings_from_chunk(
+    chunk: _Chunk, text: str, sections: list[Section], section_starts: list[int]
 ) -> list[Finding]:
     config = _target_config()
     findings: list[Finding] = []
-    for span in doc.ents:
+    offset = chunk.offset
+    for span in chunk.doc.ents:
         category = span.label_
         if category == "IGNORE":
             continue
@@ -240,7 +276,7 @@ def _findings_from_doc(
         section = _section_of(sections, section_starts, start)
         if section is not None and not section.findings:
             continue
-        labels = _resolve_labels(category, span, section, config)
+        labels = _resolve_labels(category, span, chunk, section, config)
         if not labels:
             continue
         state = _state(span, category, config)
@@ -260,13 +296,15 @@ def _section_of(sections: list[Section], starts: list[int], offset: int) -> Sect
     return None
 
 
-def _resolve_labels(category: str, span: Span, section: Section | None, config: _TargetConfig) -> list[str]:
+def _resolve_labels(
+    category: str, span: Span, chunk: _Chunk, section: Section | None, config: _TargetConfig
+) -> list[str]:
     if category not in config.generic:
         return [category]
     mapping = config.generic[category]
     if "ANY" in mapping:
         return [mapping["ANY"]]
-    chamber = _chamber_before(span, config)
+    chamber = _chamber_before(span, chunk, config)
     if chamber is None and section is not None:
         chamber = section.chamber
     labels = [mapping[chamber]] if chamber in mapping else []
@@ -275,11 +313,11 @@ def _resolve_labels(category: str, span: Span, section: Section | None, config: 
     return labels
 
 
-def _chamber_before(span: Span, config: _TargetConfig) -> str | None:
+def _chamber_before(span: Span, chunk: _Chunk, config: _TargetConfig) -> str | None:
     # The chamber named last before (or inside) the phrase in its sentence: "LV wall thickness, cavity
     # size" makes "cavity size" the LV's.
-    sentence = span.sent
-    window = span.doc.text[sentence.start_char : span.end_char]
+    sentence_index = bisect.bisect_right(chunk.sentence_start_chars, span.start_char) - 1
+    window = chunk.text[chunk.sentence_start_chars[sentence_index] : span.end_char]
     best, best_position = None, -1
     for name, pattern in config.chambers.items():
         for match in pattern.finditer(window):
