@@ -156,7 +156,7 @@ def load_ground_truth(cohort: Path) -> pd.DataFrame:
                     "quirk": ";".join(quirks) or None,
                 }
             )
-    return pd.DataFrame(rows)
+    return _with_none(pd.DataFrame(rows))
 
 
 def load_run_labels(run: Path) -> pd.DataFrame:
@@ -169,8 +169,7 @@ def load_run_labels(run: Path) -> pd.DataFrame:
     path = Path(run) / "labels.parquet"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: labels not found; pass the output folder of `echoground build`")
-    labels = pd.read_parquet(path).astype(object)
-    labels = labels.where(labels.notna(), None)
+    labels = _with_none(pd.read_parquet(path))
     unknown = sorted(set(labels["state"]) - set(PIPELINE_STATES), key=str)
     if unknown:
         raise ValueError(f"{path}: unknown label states {unknown}; expected one of {PIPELINE_STATES}")
@@ -180,7 +179,9 @@ def load_run_labels(run: Path) -> pd.DataFrame:
 
 def compare_labels(labels: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """Join pipeline labels with ground truth on (study_id, label_id), keeping pairs found in both."""
-    comparison = labels.merge(truth, on=["study_id", "label_id"], how="inner", validate="one_to_one")
+    comparison = _with_none(
+        labels.merge(truth, on=["study_id", "label_id"], how="inner", validate="one_to_one")
+    )
     comparison["source"] = comparison["source"].map(lambda source: source or NO_SOURCE)
     comparison["pipeline_grade"] = comparison["severity"].map(
         lambda grade: GRADE_EQUIVALENTS.get(grade, grade) if grade else None
@@ -244,6 +245,12 @@ def _rate(hits: pd.Series, among: pd.Series) -> float | None:
     if total == 0:
         return None
     return round(int(hits.sum()) / total, 4)
+
+
+def _with_none(table: pd.DataFrame) -> pd.DataFrame:
+    # pandas string columns turn None into NaN or pd.NA, and both are truthy, so cells go back to None.
+    table = table.astype(object)
+    return table.where(table.notna(), None)
 
 
 def _split_labels(cell: str) -> set[str]:
