@@ -64,8 +64,8 @@ def evaluate(run: Path, cohort: Path, as_json: bool, disagreement_limit: int) ->
         per_label_source = evaluation.per_label_source.set_index(["label_id", "source"])
         click.echo(per_label_source[TABLE_COLUMNS].to_string())
         disagreements = evaluation.disagreements()
-        shown = min(disagreement_limit, len(disagreements))
-        click.echo(f"\nDisagreements: {len(disagreements)} (first {shown})")
+        shown_count = min(disagreement_limit, len(disagreements))
+        click.echo(f"\nDisagreements: {len(disagreements)} (first {shown_count})")
         columns = ["study_id", "label_id", "truth_state", "state", "source", "rule_id", "quirk", "note_link"]
         click.echo(disagreements[columns].head(disagreement_limit).to_string(index=False))
     click.echo(f"\nStudies only in the run: {evaluation.studies_only_in_run}")

@@ -1,6 +1,6 @@
 """Agreement of a built run's labels with the ground truth of a synthetic cohort.
 
-The pipeline never reads ground truth. This module is for evaluation and tests only: it joins
+The pipeline never reads ground truth, so only evaluation and tests use this module. It joins
 ``RUN/labels.parquet`` with ``COHORT/ground_truth/studies.csv`` on (study_id, label_id) and counts, per
 label and per label source, how often the pipeline's state matches the true state.
 

@@ -16,7 +16,7 @@ from echoground.synth.generate import SynthConfig, generate_cohort
 
 @pytest.fixture(scope="session")
 def evaluated_cohort(tmp_path_factory) -> Path:
-    """A cohort of 5 synthetic patients (seed 0, no real public files): about 9 studies."""
+    """A cohort of 5 synthetic patients (seed 0, no real public files): 10 studies."""
     out = tmp_path_factory.mktemp("evaluation") / "cohort"
     generate_cohort(
         SynthConfig(out=out, patients=5, frames=(4, 6), files_per_study=(4, 6), include_real=False)
