@@ -24,6 +24,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "labels": ("echoground.labels.cli:labels", "Compute guideline labels for one study from JSON."),
     "build": ("echoground.build_cli:build", "Rebuild the dataset into validated WebDataset shards."),
     "audit": ("echoground.audit.cli:audit", "Write the caption-quality audit report of a run."),
+    "evaluate": (
+        "echoground.evaluation.cli:evaluate",
+        "Compare a run's labels with a synthetic cohort's ground truth.",
+    ),
 }
 
 
