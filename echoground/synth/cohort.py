@@ -406,6 +406,21 @@ def _thresholds(name: str, sex: str) -> dict[str, float]:
     return spec.get(sex, spec.get("all"))
 
 
+def _lvmi_grade(m: dict[str, float], sex: str) -> str:
+    """Grade LV hypertrophy by LV mass index (ASE linear formula over the rounded, stored numbers)."""
+    lvidd, ivsd, lvpwd = m["lvedd"], m["septal_thickness"], m["inf_lat_thickness"]
+    mass_g = 0.8 * 1.04 * ((lvidd + ivsd + lvpwd) ** 3 - lvidd**3) + 0.6
+    lvmi = mass_g / m["body_surface_area"]
+    limits = _thresholds("lvmi", sex)
+    if lvmi <= limits["normal_max"]:
+        return ""
+    if lvmi < limits["moderate_from"]:
+        return "mild"
+    if lvmi < limits["severe_from"]:
+        return "moderate"
+    return "severe"
+
+
 def _label(grade: str) -> Label:
     return Label(PRESENT, grade) if grade else Label(ABSENT)
 
@@ -517,8 +532,7 @@ def _labels_from_numbers(m: dict[str, float], sex: str, latent: _Latent) -> dict
     labels: dict[str, Label] = {}
     labels["lv_systolic_dysfunction"] = _label(grade_below(m["lvef"], _thresholds("lvef", sex)))
     labels["lv_dilation"] = _label(grade_above(m["lvedd"], _thresholds("lvedd", sex)))
-    wall = max(m["septal_thickness"], m["inf_lat_thickness"])
-    labels["lv_hypertrophy"] = _label(grade_above(wall, _thresholds("wall_thickness", sex)))
+    labels["lv_hypertrophy"] = _label(_lvmi_grade(m, sex))
     labels["la_enlargement"] = _label(
         grade_above(m["la_vol"] / m["body_surface_area"], _thresholds("lavi", sex))
     )

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from echoground.synth import cohort
-from echoground.synth.cohort import diastolic_grade, grade_above, grade_below, teichholz_end_systolic_diameter
+from echoground.synth.cohort import (
+    _lvmi_grade,
+    diastolic_grade,
+    grade_above,
+    grade_below,
+    teichholz_end_systolic_diameter,
+)
 
 
 def _limits(name: str, sex: str) -> dict[str, float]:
@@ -135,3 +141,35 @@ def test_patient_ids_unique_and_in_range() -> None:
     ids = [cohort.make_patient(0, index).subject_id for index in range(3000)]
     assert len(set(ids)) == len(ids)
     assert all(10_000_000 <= subject <= 19_999_999 for subject in ids)
+
+
+def _study_with_lvmi(target_lvmi: float) -> dict[str, float]:
+    # LVIDd 5.0 cm, IVSd 1.0 cm, LVPWd 1.0 cm: ASE linear mass 0.8 * 1.04 * (7.0^3 - 5.0^3) + 0.6 g.
+    mass_g = 0.8 * 1.04 * (7.0**3 - 5.0**3) + 0.6
+    return {
+        "lvedd": 5.0,
+        "septal_thickness": 1.0,
+        "inf_lat_thickness": 1.0,
+        "body_surface_area": mass_g / target_lvmi,
+    }
+
+
+@pytest.mark.parametrize(
+    ("sex", "lvmi", "grade"),
+    [
+        ("M", 114.9, ""),
+        ("M", 115.1, "mild"),
+        ("M", 131.9, "mild"),
+        ("M", 132.1, "moderate"),
+        ("M", 148.9, "moderate"),
+        ("M", 149.1, "severe"),
+        ("F", 94.9, ""),
+        ("F", 95.1, "mild"),
+        ("F", 108.9, "mild"),
+        ("F", 109.1, "moderate"),
+        ("F", 121.9, "moderate"),
+        ("F", 122.1, "severe"),
+    ],
+)
+def test_lvh_graded_by_lv_mass_index(sex: str, lvmi: float, grade: str) -> None:
+    assert _lvmi_grade(_study_with_lvmi(lvmi), sex) == grade
