@@ -15,13 +15,18 @@ from spacy.tokens import Doc
 # Private attribute names that hold the matchers in medspaCy 1.3.1 (double-underscore name mangling).
 _MATCHER_ATTRIBUTES = {"TargetMatcher": "_TargetMatcher__matcher", "ConText": "_ConText__matcher"}
 _REGEX_ATTRIBUTE = "_MedspacyMatcher__regex_matcher"
+# Doc.user_data key under which the code that makes a Doc stores its text, because reading
+# ``doc.text_with_ws`` joins every token again.
+TEXT_KEY = "echoground.reports.text"
 
 
 class SharedTextRegexMatcher(RegexMatcher):
-    """RegexMatcher whose ``__call__`` reads the Doc text once."""
+    """RegexMatcher whose ``__call__`` reads the Doc text once, from ``doc.user_data[TEXT_KEY]`` if set."""
 
     def __call__(self, doc: Doc) -> list[tuple[int, int, int]]:
-        text = doc.text_with_ws
+        text = doc.user_data.get(TEXT_KEY)
+        if text is None:
+            text = doc.text_with_ws
         matches = []
         for match_id, patterns in self._patterns.items():
             for pattern in patterns:

@@ -26,7 +26,7 @@ from spacy.attrs import IDX, LENGTH, SENT_START, SPACY
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from echoground.reports.fast_regex import share_text_across_patterns
+from echoground.reports.fast_regex import TEXT_KEY, share_text_across_patterns
 from echoground.reports.sections import Section, split_sections
 from echoground.reports.severity import grade_severity, severity_rank
 
@@ -141,30 +141,36 @@ def build_pipeline() -> Language:
 # and each modifier's sentence lookup scans the whole Doc, so the cost of a Doc grows with the square of
 # its length. Reports are therefore processed in chunks cut at section starts or blank lines. Sentences
 # never cross those cuts, so chunking does not change any result.
-CHUNK_CHARS = 2_000
+CHUNK_CHARS = 300
 
 
 @dataclass
-class _Chunk:
-    """A processed piece of a report: its Doc, first character in the report and sentence starts."""
+class _Piece:
+    """One distinct chunk text (whitespace normalised) with its Doc and sentence start characters."""
 
     doc: Doc
-    offset: int
     text: str
     sentence_start_chars: list[int]
 
 
-def _make_chunk(nlp: Language, text: str, offset: int, boundaries: list[int]) -> _Chunk:
-    normalised = _WHITESPACE.sub(" ", text)
+@dataclass(frozen=True)
+class _Chunk:
+    """A piece of a report and the report offset of its first character."""
+
+    piece: _Piece
+    offset: int
+
+
+def _make_piece(nlp: Language, normalised: str, inner_boundaries: tuple[int, ...]) -> _Piece:
     doc = nlp.make_doc(normalised)
+    doc.user_data[TEXT_KEY] = normalised
     if len(doc) == 0:
-        return _Chunk(doc, offset, normalised, [])
+        return _Piece(doc, normalised, [])
     # Sentence starts are set from token arrays: assigning Token.is_sent_start token by token costs a scan
     # of the whole Doc per token in spaCy 3.8.
     columns = doc.to_array([IDX, LENGTH, SPACY]).astype(numpy.int64)
     token_starts, lengths, followed_by_space = columns[:, 0], columns[:, 1], columns[:, 2]
-    relative = [boundary - offset for boundary in boundaries if offset <= boundary < offset + len(text)]
-    boundary_tokens = set(numpy.searchsorted(token_starts, relative, side="left").tolist())
+    boundary_tokens = set(numpy.searchsorted(token_starts, inner_boundaries, side="left").tolist())
     for index in numpy.flatnonzero((lengths == 1) & (followed_by_space == 1)).tolist():
         if normalised[token_starts[index]] in _SENTENCE_END_CHARS:
             boundary_tokens.add(index + 1)
@@ -173,7 +179,7 @@ def _make_chunk(nlp: Language, text: str, offset: int, boundaries: list[int]) ->
     sent_start = numpy.full(len(doc), -1, dtype=numpy.int64)
     sent_start[sentence_starts] = 1
     doc.from_array([SENT_START], sent_start.astype(numpy.uint64))
-    return _Chunk(doc, offset, normalised, [int(token_starts[index]) for index in sentence_starts])
+    return _Piece(doc, normalised, [int(token_starts[index]) for index in sentence_starts])
 
 
 def _boundaries(text: str, sections: list[Section]) -> list[int]:
@@ -234,6 +240,10 @@ def docs_for(texts: list[str], batch_size: int = 64) -> list[PreparedReport]:
     """
     nlp = build_pipeline()
     prepared: list[PreparedReport] = []
+    # Echo reports repeat template sentences, so a chunk text (with its sentence boundaries) that occurs
+    # again in this call reuses the first occurrence's Doc. A Doc depends only on that key, so sharing it
+    # gives the same findings.
+    pieces: dict[tuple[str, tuple[int, ...]], _Piece] = {}
     for text in texts:
         if len(text) > MAX_REPORT_CHARS:
             raise ValueError(
@@ -244,12 +254,17 @@ def docs_for(texts: list[str], batch_size: int = 64) -> list[PreparedReport]:
         boundaries = _boundaries(text, sections)
         report = PreparedReport(text, sections, [])
         for start, end in _chunks(boundaries, _finding_ranges(text, sections)):
-            report.chunks.append(_make_chunk(nlp, text[start:end], start, boundaries))
+            inner = boundaries[bisect.bisect_left(boundaries, start) : bisect.bisect_left(boundaries, end)]
+            key = (_WHITESPACE.sub(" ", text[start:end]), tuple(boundary - start for boundary in inner))
+            piece = pieces.get(key)
+            if piece is None:
+                piece = pieces[key] = _make_piece(nlp, *key)
+            report.chunks.append(_Chunk(piece, start))
         prepared.append(report)
-    chunks = [chunk for report in prepared for chunk in report.chunks]
-    processed = nlp.pipe([chunk.doc for chunk in chunks], batch_size=batch_size)
-    for chunk, doc in zip(chunks, processed, strict=True):
-        chunk.doc = doc
+    distinct = list(pieces.values())
+    processed = nlp.pipe([piece.doc for piece in distinct], batch_size=batch_size)
+    for piece, doc in zip(distinct, processed, strict=True):
+        piece.doc = doc
     return prepared
 
 
@@ -268,7 +283,7 @@ def _findings_from_chunk(
     config = _target_config()
     findings: list[Finding] = []
     offset = chunk.offset
-    for span in chunk.doc.ents:
+    for span in chunk.piece.doc.ents:
         category = span.label_
         if category == "IGNORE":
             continue
@@ -316,8 +331,9 @@ def _resolve_labels(
 def _chamber_before(span: Span, chunk: _Chunk, config: _TargetConfig) -> str | None:
     # The chamber named last before (or inside) the phrase in its sentence: "LV wall thickness, cavity
     # size" makes "cavity size" the LV's.
-    sentence_index = bisect.bisect_right(chunk.sentence_start_chars, span.start_char) - 1
-    window = chunk.text[chunk.sentence_start_chars[sentence_index] : span.end_char]
+    sentence_starts = chunk.piece.sentence_start_chars
+    sentence_index = bisect.bisect_right(sentence_starts, span.start_char) - 1
+    window = chunk.piece.text[sentence_starts[sentence_index] : span.end_char]
     best, best_position = None, -1
     for name, pattern in config.chambers.items():
         for match in pattern.finditer(window):
