@@ -42,6 +42,8 @@ _STATE_CATEGORIES = {
 }
 _SENTENCE_END_CHARS = frozenset(".!?;")
 _WHITESPACE = re.compile(r"\s")
+# The span group (Doc.spans key) that holds the finding phrases found by the target rules.
+TARGET_GROUP = "echoground_targets"
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
@@ -128,9 +130,16 @@ def build_pipeline() -> Language:
             Span.set_extension(name, default=None)
     nlp = spacy.blank("en")
     nlp.max_length = MAX_REPORT_CHARS
-    matcher: TargetMatcher = nlp.add_pipe("medspacy_target_matcher")
+    # Targets go to a span group, not doc.ents: medspaCy 1.3.1 sets doc.ents once per target, and each
+    # assignment checks every entity again. Its matcher already drops overlapping matches (the longest
+    # wins) and returns them in text order, so the group holds the same spans doc.ents would.
+    group = {"result_type": "group", "span_group_name": TARGET_GROUP}
+    matcher: TargetMatcher = nlp.add_pipe("medspacy_target_matcher", config=group)
     matcher.add(_target_rules())
-    context: ConText = nlp.add_pipe("medspacy_context", config={"rules": None})
+    context: ConText = nlp.add_pipe(
+        "medspacy_context",
+        config={"rules": None, "input_span_type": "group", "span_group_name": TARGET_GROUP},
+    )
     context.add(_context_rules())
     share_text_across_patterns(matcher)
     share_text_across_patterns(context)
@@ -141,7 +150,7 @@ def build_pipeline() -> Language:
 # and each modifier's sentence lookup scans the whole Doc, so the cost of a Doc grows with the square of
 # its length. Reports are therefore processed in chunks cut at section starts or blank lines. Sentences
 # never cross those cuts, so chunking does not change any result.
-CHUNK_CHARS = 300
+CHUNK_CHARS = 150
 
 
 @dataclass
@@ -283,7 +292,8 @@ def _findings_from_chunk(
     config = _target_config()
     findings: list[Finding] = []
     offset = chunk.offset
-    for span in chunk.piece.doc.ents:
+    doc = chunk.piece.doc
+    for span in doc.spans.get(TARGET_GROUP, ()):
         category = span.label_
         if category == "IGNORE":
             continue
