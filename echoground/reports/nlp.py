@@ -85,12 +85,18 @@ def _target_config() -> _TargetConfig:
 def _target_rules() -> list[TargetRule]:
     rules = []
     for entry in _load_yaml("targets.yaml")["rules"]:
-        pattern = entry.get("tokens", entry.get("pattern"))
         attributes = {}
         if "state" in entry:
             attributes["fixed_state"] = entry["state"]
         if "severity" in entry:
             attributes["fixed_severity"] = str(entry["severity"])
+        # A rule without a pattern is a phrase rule, matched on exact token text (ORTH, set in
+        # build_pipeline) by spaCy's PhraseMatcher, which costs far less per Doc than the token Matcher.
+        for word in entry.get("words", []):
+            rules.append(TargetRule(str(word), entry["category"], attributes=attributes or None))
+        if "words" in entry:
+            continue
+        pattern = entry.get("tokens", entry.get("pattern"))
         literal = entry.get("pattern") or str(entry.get("tokens"))
         rules.append(TargetRule(literal, entry["category"], pattern=pattern, attributes=attributes or None))
     return rules
@@ -133,8 +139,8 @@ def build_pipeline() -> Language:
     # Targets go to a span group, not doc.ents: medspaCy 1.3.1 sets doc.ents once per target, and each
     # assignment checks every entity again. Its matcher already drops overlapping matches (the longest
     # wins) and returns them in text order, so the group holds the same spans doc.ents would.
-    group = {"result_type": "group", "span_group_name": TARGET_GROUP}
-    matcher: TargetMatcher = nlp.add_pipe("medspacy_target_matcher", config=group)
+    config = {"result_type": "group", "span_group_name": TARGET_GROUP, "phrase_matcher_attr": "ORTH"}
+    matcher: TargetMatcher = nlp.add_pipe("medspacy_target_matcher", config=config)
     matcher.add(_target_rules())
     context: ConText = nlp.add_pipe(
         "medspacy_context",
