@@ -35,12 +35,15 @@ class SharedTextRegexMatcher(RegexMatcher):
         if text is None:
             text = doc.text_with_ws
         # The literal check is exact only for ASCII text: with re.IGNORECASE, "s" also matches "\u017f".
-        lowered = text.lower() if text.isascii() else None
+        present = None
+        if text.isascii():
+            lowered = text.lower()
+            present = {literal for literal in _all_literals(self) if literal in lowered}
         matches = []
         for match_id, patterns in self._patterns.items():
             for pattern in patterns:
                 literals = _literals_of(pattern)
-                if lowered is not None and literals is not None and not any(s in lowered for s in literals):
+                if present is not None and literals is not None and literals.isdisjoint(present):
                     continue
                 on_match = self._callbacks[match_id]
                 for found in pattern.finditer(text):
@@ -59,6 +62,17 @@ class SharedTextRegexMatcher(RegexMatcher):
 @cache
 def _literals_of(pattern) -> frozenset[str] | None:
     return required_literals(pattern)
+
+
+def _all_literals(matcher: RegexMatcher) -> frozenset[str]:
+    # Cached on the matcher and rebuilt when rules are added, so each literal is searched once per text.
+    count = sum(len(patterns) for patterns in matcher._patterns.values())
+    cached = getattr(matcher, "_echoground_literals", None)
+    if cached is None or cached[0] != count:
+        literals = [_literals_of(p) for patterns in matcher._patterns.values() for p in patterns]
+        cached = (count, frozenset().union(*(strings for strings in literals if strings is not None)))
+        matcher._echoground_literals = cached
+    return cached[1]
 
 
 def share_text_across_patterns(component: object) -> None:

@@ -24,7 +24,7 @@ from medspacy.context import ConText, ConTextRule
 from medspacy.target_matcher import TargetMatcher, TargetRule
 from spacy.attrs import IDX, LENGTH, SENT_START, SPACY
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from echoground.reports.fast_regex import TEXT_KEY, share_text_across_patterns
 from echoground.reports.sections import Section, split_sections
@@ -44,6 +44,8 @@ _SENTENCE_END_CHARS = frozenset(".!?;")
 _WHITESPACE = re.compile(r"\s")
 # The span group (Doc.spans key) that holds the finding phrases found by the target rules.
 TARGET_GROUP = "echoground_targets"
+# Doc.user_data key of the token indices that start the Doc's sentences, in order.
+_SENTENCE_STARTS_KEY = "echoground.reports.sentence_starts"
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
@@ -194,7 +196,19 @@ def _make_piece(nlp: Language, normalised: str, inner_boundaries: tuple[int, ...
     sent_start = numpy.full(len(doc), -1, dtype=numpy.int64)
     sent_start[sentence_starts] = 1
     doc.from_array([SENT_START], sent_start.astype(numpy.uint64))
+    # ConText looks up each modifier's sentence with Token.sent, which walks the sentence annotation;
+    # the hook answers from the sentence starts instead and returns the same span.
+    doc.user_data[_SENTENCE_STARTS_KEY] = sentence_starts
+    doc.user_token_hooks["sent"] = _sentence_of_token
     return _Piece(doc, normalised, [int(token_starts[index]) for index in sentence_starts])
+
+
+def _sentence_of_token(token: Token) -> Span:
+    doc = token.doc
+    starts = doc.user_data[_SENTENCE_STARTS_KEY]
+    index = bisect.bisect_right(starts, token.i) - 1
+    end = starts[index + 1] if index + 1 < len(starts) else len(doc)
+    return doc[starts[index] : end]
 
 
 def _boundaries(text: str, sections: list[Section]) -> list[int]:
