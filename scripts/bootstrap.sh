@@ -25,7 +25,7 @@ echo "bootstrap: installing into $venv (first run takes about 3 minutes)" >&2
 pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 "${pip[@]}" install --quiet --upgrade "pip>=24"
 "${pip[@]}" install --quiet -c constraints.txt torch==2.14.1 torchvision==0.29.1
-"${pip[@]}" install --quiet -c constraints.txt -e ".[dev]"
+"${pip[@]}" install --progress-bar off -c constraints.txt -e ".[dev]"
 "${pip[@]}" install --quiet --no-deps -c constraints.txt medspacy==1.3.1 medspacy_quickumls==3.2
 rm -f "$venv"/.installed-*
 touch "$stamp"

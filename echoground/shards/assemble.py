@@ -59,7 +59,8 @@ def write_shards(
     Args:
         shards_dir: the run's ``shards`` folder.
         clips: clips table with ``clip_id, subject_id, study_id, clip_kind, split`` and optionally
-            ``view, view_coarse, view_confidence, cm_per_pixel_x, cm_per_pixel_y, frame_times_ms`` and ``frames_path``.
+            ``view, view_coarse, view_confidence, cm_per_pixel_x, cm_per_pixel_y, frame_times_ms``
+            and ``frames_path``.
         captions: captions table (:data:`echoground.captions.CAPTION_COLUMNS`); clips without a caption
             get no sample.
         labels: labels table with ``study_id, label_id, state, severity``.
