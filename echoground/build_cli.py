@@ -217,6 +217,7 @@ def build(
     for name in ("view_model", "view_labels"):
         if settings[name] is not None:
             settings[name] = Path(settings[name]).resolve()
+    _check_roots(echo_root, note_root, hosp_root)
     try:
         config = BuildConfig(echo_root, note_root, hosp_root, out, **settings)
     except ValueError as error:
@@ -252,3 +253,15 @@ def _run_flow(config, task_runner: str, max_workers: int, dask_address: str | No
     values = config.to_dict()
     roots = [values.pop(name) for name in ("echo_root", "note_root", "hosp_root", "out")]
     return flow(*roots, settings=values)
+
+
+def _check_roots(echo_root: Path, note_root: Path, hosp_root: Path) -> None:
+    """Stop before any work when a MIMIC table is missing or lacks a column (reads headers only)."""
+    from echoground.sources import MimicRoots, SourceError, check_table, table_specs
+
+    roots = MimicRoots(echo_root, note_root, hosp_root)
+    for table in table_specs():
+        try:
+            check_table(roots, table)
+        except SourceError as error:
+            raise click.UsageError(str(error)) from error

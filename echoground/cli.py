@@ -13,7 +13,7 @@ import logging
 import click
 
 from echoground import __version__
-from echoground.logs import setup_logging
+from echoground.logs import USER_INPUT_ERRORS, setup_logging, user_error_message
 
 # Subcommand name -> "module:attribute" of a click command. A stage registers itself by adding one line.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -32,7 +32,21 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(click.Group):
-    """A click group that imports a subcommand's module only when that subcommand is used."""
+    """A click group that imports a subcommand's module only when that subcommand is used.
+
+    It also turns errors caused by the user's input (see ``USER_INPUT_ERRORS``) into a one-line
+    message and exit status 1, unless the log level is DEBUG.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException:
+            raise
+        except USER_INPUT_ERRORS as error:
+            if logging.getLogger("echoground").isEnabledFor(logging.DEBUG):
+                raise
+            raise click.ClickException(user_error_message(error)) from error
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(SUBCOMMANDS)

@@ -70,3 +70,13 @@ class RateLimitedLogger:
     def summary(self) -> dict[str, int]:
         """Return the number of warnings seen per kind, logged or not."""
         return dict(self.counts)
+
+
+# Errors that a user's input causes (missing files, bad values, unreadable tables, unusable devices).
+# The command line prints their message instead of a traceback; --log-level DEBUG shows the traceback.
+USER_INPUT_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, RuntimeError)
+
+
+def user_error_message(error: BaseException) -> str:
+    """Return the one-line message the command line prints for a user input error."""
+    return f"{type(error).__name__}: {error} (run with --log-level DEBUG for the traceback)"

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from echoground.logs import setup_logging
+from echoground.logs import USER_INPUT_ERRORS, setup_logging, user_error_message
 from echovlm import __version__
 
 # Hugging Face libraries must never download at run time; models load from local files only.
@@ -20,7 +20,21 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Print user input errors (see ``USER_INPUT_ERRORS``) as one line unless the log level is DEBUG."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException:
+            raise
+        except USER_INPUT_ERRORS as error:
+            if logging.getLogger("echovlm").isEnabledFor(logging.DEBUG):
+                raise
+            raise click.ClickException(user_error_message(error)) from error
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="echovlm")
 @click.option(
     "--log-level",

@@ -59,3 +59,21 @@ def test_rate_limited_logger_counts_beyond_limit(caplog) -> None:
     assert messages[:2] == ["sample 0 is corrupt", "sample 1 is corrupt"]
     assert len(messages) == 3
     assert limited.summary() == {"corrupt_sample": 5}
+
+
+def test_missing_input_prints_one_line(tmp_path) -> None:
+    result = CliRunner().invoke(main, ["report", "parse", str(tmp_path / "absent.txt")])
+    assert result.exit_code == 1
+    assert "absent.txt" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_build_checks_roots_first(tmp_path) -> None:
+    labels = tmp_path / "views.csv"
+    labels.write_text("dicom_filepath,view\n")
+    arguments = ["build", "--echo-root", str(tmp_path), "--note-root", str(tmp_path)]
+    arguments += ["--hosp-root", str(tmp_path), "--view-labels", str(labels), "--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 2
+    assert "echo-record-list.csv: file not found" in result.output
+    assert not (tmp_path / "run").exists()

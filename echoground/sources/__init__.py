@@ -5,6 +5,13 @@ relies on (listed in ``columns.yaml``) and raises :class:`SourceError` naming th
 column, so a release that renamed a column fails at once instead of producing empty labels.
 """
 
-from echoground.sources.readers import MimicRoots, SourceError, read_table, table_path
+from echoground.sources.readers import (
+    MimicRoots,
+    SourceError,
+    check_table,
+    read_table,
+    table_path,
+    table_specs,
+)
 
-__all__ = ["MimicRoots", "SourceError", "read_table", "table_path"]
+__all__ = ["MimicRoots", "SourceError", "check_table", "read_table", "table_path", "table_specs"]

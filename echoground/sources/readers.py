@@ -76,6 +76,28 @@ def read_table(roots: MimicRoots, table: str, usecols: list[str] | None = None) 
     """
     spec = _spec(table)
     path = table_path(roots, table)
+    present = check_table(roots, table)
+    wanted = usecols or [*spec["required"], *[c for c in spec.get("optional", []) if c in present]]
+    dtypes = {column: ("Int64" if column in _INTEGER_COLUMNS else "string") for column in wanted}
+    try:
+        frame = pd.read_csv(path, usecols=wanted, dtype=dtypes, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise SourceError(f"{path}: cannot parse the columns {wanted}: {error}") from error
+    logger.info("read %s: %d rows from %s", table, len(frame), path)
+    return frame
+
+
+def check_table(roots: MimicRoots, table: str) -> set[str]:
+    """Check that ``table`` exists and has its required columns, reading only its header.
+
+    Returns:
+        The column names present in the file.
+
+    Raises:
+        SourceError: the file is missing or unreadable, or a required column is absent.
+    """
+    spec = _spec(table)
+    path = table_path(roots, table)
     if not path.is_file():
         raise SourceError(
             f"{path}: file not found (expected the {table} table under the {spec['root']} root)"
@@ -91,14 +113,7 @@ def read_table(roots: MimicRoots, table: str, usecols: list[str] | None = None) 
             f"{path}: missing required column(s) {missing}; found {sorted(present)}. "
             "Check that the root points at the right release."
         )
-    wanted = usecols or [*spec["required"], *[c for c in spec.get("optional", []) if c in present]]
-    dtypes = {column: ("Int64" if column in _INTEGER_COLUMNS else "string") for column in wanted}
-    try:
-        frame = pd.read_csv(path, usecols=wanted, dtype=dtypes, keep_default_na=False, na_values=[""])
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise SourceError(f"{path}: cannot parse the columns {wanted}: {error}") from error
-    logger.info("read %s: %d rows from %s", table, len(frame), path)
-    return frame
+    return present
 
 
 def _spec(table: str) -> dict:

@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from echoground.sources import MimicRoots, SourceError, read_table
+from echoground.sources import MimicRoots, SourceError, check_table, read_table
 
 
 @pytest.fixture
@@ -66,3 +66,8 @@ def test_malformed_id_names_file(roots) -> None:
 def test_unknown_table_lists_known() -> None:
     with pytest.raises(KeyError, match="known tables"):
         read_table(MimicRoots.from_cohort("/nonexistent"), "echo_reports")
+
+
+def test_check_table_reads_header_only(roots) -> None:
+    columns = check_table(roots, "echo_record_list")
+    assert "dicom_filepath" in columns
