@@ -2,7 +2,8 @@
 
 The data-derived fan starts from the pixels that are bright in any kept frame or whose grey level
 changes across the kept frames. A morphological opening cuts thin ECG traces and text strokes away,
-the largest connected region is kept, and its convex hull is filled (a sector up to 180 degrees is
+the largest connected region is kept (inside a valid 2D region: every sizeable one), and its convex hull
+is filled (a sector up to 180 degrees is
 convex, so dark cavities inside it stay in the mask). Valid ultrasound regions bound the mask: a 2D
 region's rectangle is intersected with the fan; M-mode and spectral regions are used as rectangles.
 """
@@ -52,18 +53,33 @@ def grey(frames: np.ndarray) -> np.ndarray:
     return total.astype(np.float32) * np.float32(1 / 256)
 
 
-def data_fan(frames: np.ndarray, config: DicomConfig) -> np.ndarray:
-    """Return the data-derived sector of ``frames`` (T, rows, columns, 3), possibly all False."""
+def data_fan(frames: np.ndarray, config: DicomConfig, within: np.ndarray | None = None) -> np.ndarray:
+    """Return the data-derived sector of ``frames`` (T, rows, columns, 3), possibly all False.
+
+    With ``within`` (a boolean (rows, columns) mask of valid 2D regions), only pixels inside it count,
+    and every sizeable bright or moving component inside it joins the hull, not only the largest: the
+    region already excludes text and ECG, and the anatomy of one sector often falls apart into several
+    components (dark cavities between bright walls), whose largest piece alone cut chambers off.
+    """
     rows, columns = frames.shape[1:3]
     stride = grid_stride(rows, columns)
     luma = grey(frames[:, ::stride, ::stride])
     candidate = luma.max(axis=0) > config.intensity_threshold
     if len(frames) > 1:
         candidate |= luma.std(axis=0) > config.motion_threshold
+    if within is not None and within.any():
+        candidate &= within[::stride, ::stride]
+        return _clean(candidate, config, stride, (rows, columns), keep_all=True)
     return _clean(candidate, config, stride, (rows, columns))
 
 
-def _clean(candidate: np.ndarray, config: DicomConfig, stride: int, shape: tuple[int, int]) -> np.ndarray:
+# Inside a region, components smaller than this share of the largest one are speckle and are dropped.
+_MIN_COMPONENT_SHARE = 0.02
+
+
+def _clean(
+    candidate: np.ndarray, config: DicomConfig, stride: int, shape: tuple[int, int], keep_all: bool = False
+) -> np.ndarray:
     rows, columns = candidate.shape
     radius = max(2, round(min(rows, columns) * 0.01))
     structure = np.ones((2 * radius + 1, 2 * radius + 1), dtype=bool)
@@ -72,10 +88,14 @@ def _clean(candidate: np.ndarray, config: DicomConfig, stride: int, shape: tuple
     if count == 0:
         return np.zeros(shape, dtype=bool)
     sizes = np.bincount(labels.ravel())[1:]
-    largest = labels == (int(np.argmax(sizes)) + 1)
-    if largest.mean() < config.min_sector_fraction:
+    if keep_all:
+        kept_labels = np.flatnonzero(sizes >= _MIN_COMPONENT_SHARE * sizes.max()) + 1
+        kept = np.isin(labels, kept_labels)
+    else:
+        kept = labels == (int(np.argmax(sizes)) + 1)
+    if kept.mean() < config.min_sector_fraction:
         return np.zeros(shape, dtype=bool)
-    return _convex_fill(largest, stride, shape)
+    return _convex_fill(kept, stride, shape)
 
 
 def _convex_fill(mask: np.ndarray, stride: int, shape: tuple[int, int]) -> np.ndarray:

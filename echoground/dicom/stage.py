@@ -26,9 +26,9 @@ from echoground.dicom.errors import DicomRejected
 from echoground.dicom.geometry import Geometry, apply_geometry, plan_geometry
 from echoground.dicom.header import HeaderInfo, read_header
 from echoground.dicom.key_frames import estimate_key_frames
-from echoground.dicom.mask import SectorMask, data_fan, sector_mask
+from echoground.dicom.mask import SectorMask, data_fan, region_mask, sector_mask
 from echoground.dicom.reduction import choose_reduction, reduced_header
-from echoground.dicom.regions import calibration_cm
+from echoground.dicom.regions import SPATIAL_2D, calibration_cm
 from echoground.dicom.sampling import select_frames
 from echoground.ledger import Ledger, Status
 from echoground.logs import RateLimitedLogger
@@ -227,7 +227,8 @@ def _decode_and_fit(info: HeaderInfo, indices: list[int], reduction: int, config
     """Decode the kept frames at 1/``reduction``, decide the clip kind, build the mask and plan the resize."""
     scaled_info = reduced_header(info, reduction)
     frames, decoder = decode_frames(info, indices, reduction)
-    fan = data_fan(frames, config)
+    within = region_mask(scaled_info, (SPATIAL_2D,)) if scaled_info.regions_valid else None
+    fan = data_fan(frames, config, within)
     kind = decide_clip_kind(scaled_info, frames, fan, config)
     sector = sector_mask(scaled_info, fan, kind.kind, config)
     return _Fitted(frames, decoder, kind, sector, plan_geometry(sector.mask, config.size))
