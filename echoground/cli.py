@@ -41,7 +41,8 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except click.ClickException:
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            # click.exceptions.Exit (from --help and --version) is a RuntimeError: let click handle it.
             raise
         except USER_INPUT_ERRORS as error:
             if logging.getLogger("echoground").isEnabledFor(logging.DEBUG):

@@ -26,7 +26,8 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except click.ClickException:
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            # click.exceptions.Exit (from --help and --version) is a RuntimeError: let click handle it.
             raise
         except USER_INPUT_ERRORS as error:
             if logging.getLogger("echovlm").isEnabledFor(logging.DEBUG):

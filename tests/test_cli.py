@@ -77,3 +77,18 @@ def test_build_checks_roots_first(tmp_path) -> None:
     assert result.exit_code == 2
     assert "echo-record-list.csv: file not found" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_subcommand_help_exits_zero() -> None:
+    result = CliRunner().invoke(main, ["build", "--help"])
+    assert result.exit_code == 0
+    assert "--profile" in result.output
+    assert "Error" not in result.output
+
+
+def test_echovlm_help_exits_zero() -> None:
+    from echovlm.cli import main as echovlm_main
+
+    result = CliRunner().invoke(echovlm_main, ["train", "--help"])
+    assert result.exit_code == 0
+    assert "Error" not in result.output
