@@ -155,9 +155,12 @@ def build_pipeline() -> Language:
 
 
 # medspaCy 1.3.1 compares every ConText modifier with every target of a Doc (ConTextGraph.apply_modifiers),
-# and each modifier's sentence lookup scans the whole Doc, so the cost of a Doc grows with the square of
-# its length. Reports are therefore processed in chunks cut at section starts or blank lines. Sentences
-# never cross those cuts, so chunking does not change any result.
+# so the cost of a Doc grows with the square of its length. Reports are therefore processed in chunks of
+# at least CHUNK_CHARS characters, cut at section starts or blank lines. Sentences never cross those cuts,
+# so chunking does not change any result. 150 measured fastest on ~1,400-character reports
+# (benchmarks/bench_reports.py); smaller chunks cost more per-Doc overhead than they save in pairs.
+# NOTE: text without headings or blank lines stays one chunk, so it is still quadratic: a 64 kB block of
+# dense findings lines took about 30 s of CPU.
 CHUNK_CHARS = 150
 
 
