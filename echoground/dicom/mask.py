@@ -57,9 +57,9 @@ def data_fan(frames: np.ndarray, config: DicomConfig, within: np.ndarray | None 
     """Return the data-derived sector of ``frames`` (T, rows, columns, 3), possibly all False.
 
     With ``within`` (a boolean (rows, columns) mask of valid 2D regions), only pixels inside it count,
-    and every sizeable bright or moving component inside it joins the hull, not only the largest: the
-    region already excludes text and ECG, and the anatomy of one sector often falls apart into several
-    components (dark cavities between bright walls), whose largest piece alone cut chambers off.
+    and every sizeable bright or moving component inside it joins the hull, not only the largest. The
+    region already excludes text and ECG. The anatomy of one sector often falls apart into several
+    components (dark cavities between bright walls), and the largest piece alone cuts chambers off.
     """
     rows, columns = frames.shape[1:3]
     stride = grid_stride(rows, columns)
