@@ -1,6 +1,7 @@
 """Measure report NLP throughput (reports per CPU-second, so per core) with batched nlp.pipe processing.
 
 Usage: .venv/bin/python benchmarks/bench_reports.py [--reports N] [--batch-size B] [--repeats R]
+
 The reports are synthetic BIDMC-style texts of about 1,400 characters built here; no MIMIC text is used.
 Two sets are timed. "template" fills one template with a few values, so paragraphs repeat between reports
 and parse_reports processes each repeated chunk once. "distinct" appends "Ref <n>." to every paragraph,

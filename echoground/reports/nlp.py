@@ -42,7 +42,7 @@ _STATE_CATEGORIES = {
 }
 _SENTENCE_END_CHARS = frozenset(".!?;")
 _WHITESPACE = re.compile(r"\s")
-# The span group (Doc.spans key) that holds the finding phrases found by the target rules.
+# The span group (Doc.spans key) that contains the finding phrases found by the target rules.
 TARGET_GROUP = "echoground_targets"
 # Doc.user_data key of the token indices that start the Doc's sentences, in order.
 _SENTENCE_STARTS_KEY = "echoground.reports.sentence_starts"
@@ -140,7 +140,7 @@ def build_pipeline() -> Language:
     nlp.max_length = MAX_REPORT_CHARS
     # Targets go to a span group, not doc.ents: medspaCy 1.3.1 sets doc.ents once per target, and each
     # assignment checks every entity again. Its matcher already drops overlapping matches (the longest
-    # wins) and returns them in text order, so the group holds the same spans doc.ents would.
+    # wins) and returns them in text order, so the group contains the same spans doc.ents would.
     config = {"result_type": "group", "span_group_name": TARGET_GROUP, "phrase_matcher_attr": "ORTH"}
     matcher: TargetMatcher = nlp.add_pipe("medspacy_target_matcher", config=config)
     matcher.add(_target_rules())
@@ -199,8 +199,8 @@ def _make_piece(nlp: Language, normalised: str, inner_boundaries: tuple[int, ...
     sent_start = numpy.full(len(doc), -1, dtype=numpy.int64)
     sent_start[sentence_starts] = 1
     doc.from_array([SENT_START], sent_start.astype(numpy.uint64))
-    # ConText looks up each modifier's sentence with Token.sent, which walks the sentence annotation;
-    # the hook answers from the sentence starts instead and returns the same span.
+    # ConText looks up each modifier's sentence with Token.sent, which walks the sentence annotation.
+    # The hook finds the same span by bisecting the stored sentence starts.
     doc.user_data[_SENTENCE_STARTS_KEY] = sentence_starts
     doc.user_token_hooks["sent"] = _sentence_of_token
     return _Piece(doc, normalised, [int(token_starts[index]) for index in sentence_starts])

@@ -3,8 +3,8 @@
 ``required_literals(pattern)`` returns a set of lowercase ASCII strings of which every match contains at
 least one, or None when no such set is found. A text (lowercased, ASCII) that contains none of them cannot
 match, so the pattern need not be run on it. The analysis reads the parse tree of CPython's ``re`` module
-(``re._parser``, Python 3.11 and later); where that module or an operator is unknown, it returns None
-and the caller runs the pattern as usual.
+(``re._parser``, Python 3.11 and later). Where that module is missing, it returns None, and the caller
+runs the pattern as usual. Operators it does not know add no literals.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def required_literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
 
 
 def _sequence_literals(items: list[tuple]) -> frozenset[str] | None:
-    # Every item of a sequence is in every match, so the literals of any one mandatory item will do; the
-    # most selective candidate (longest shortest string, then fewest strings) is returned.
+    # Every mandatory item of a sequence is part of every match, so the literals of any one of them will
+    # do. The most selective candidate is returned: longest shortest string, then fewest strings.
     candidates: list[frozenset[str]] = []
     run: list[str] = []
     for op, argument in items:
