@@ -76,6 +76,7 @@ def select_clips(
     studies_with_measurements: set[int],
     studies_with_report: set[int],
     profile: Profile,
+    non_transthoracic: set[int] | frozenset[int] = frozenset(),
 ) -> tuple[pd.Series, list[LedgerEntry]]:
     """Decide which clips the profile keeps.
 
@@ -86,6 +87,9 @@ def select_clips(
         studies_with_measurements: studies with at least one canonical measurement.
         studies_with_report: studies with linked report text.
         profile: the selection profile.
+        non_transthoracic: studies whose structured measurements are tagged with a test type other than
+            ``tte`` (stress or transoesophageal echo). Every profile skips their clips: the caption
+            templates describe transthoracic views, and a TEE image is not one.
 
     Returns:
         A boolean Series aligned with ``clips`` (True: kept) and one ledger entry per clip.
@@ -95,7 +99,9 @@ def select_clips(
     for index, clip in clips.iterrows():
         study_id = int(clip["study_id"])
         view = clip["view"]
-        if bool(clip["view_rejected"]):
+        if study_id in non_transthoracic:
+            reasons[index] = "not_transthoracic"
+        elif bool(clip["view_rejected"]):
             reasons[index] = "view_rejected"
         elif clip["clip_kind"] not in profile.clip_kinds:
             reasons[index] = "clip_kind_not_selected"

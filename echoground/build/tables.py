@@ -110,7 +110,12 @@ def _write_tables(
         else set()
     )
     keep, selection_entries = select_clips(
-        clips, set(vocabulary.fine_names), with_measurements, with_report, profile
+        clips,
+        set(vocabulary.fine_names),
+        with_measurements,
+        with_report,
+        profile,
+        _non_transthoracic(studies, ledger),
     )
     ledger.extend(selection_entries)
     clips["selected"] = keep.astype("bool")
@@ -163,6 +168,17 @@ def _with_views(clips: pd.DataFrame, views: pd.DataFrame, vocabulary) -> pd.Data
         merged[column] = merged[column].astype("string")
     merged = merged.astype({"subject_id": "int64", "study_id": "int64"})
     return merged.sort_values("clip_id", kind="stable").reset_index(drop=True)
+
+
+def _non_transthoracic(studies: pd.DataFrame, ledger: Ledger) -> set[int]:
+    """Return the studies whose measurements the measurements stage skipped as not transthoracic."""
+    skipped = {
+        int(entry.item_id)
+        for entry in ledger.entries
+        if entry.stage == "measurements" and entry.reason == "not_transthoracic" and entry.item_id.isdigit()
+    }
+    linked = studies.dropna(subset=["measurement_id"])
+    return {int(row.study_id) for row in linked.itertuples() if int(row.measurement_id) in skipped}
 
 
 def _study_entries(studies: pd.DataFrame, ledger: Ledger, captions: pd.DataFrame) -> list[LedgerEntry]:

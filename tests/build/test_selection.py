@@ -92,3 +92,14 @@ def test_cli_without_view_model_stops(tmp_path) -> None:
     assert result.exit_code == 2
     assert "--view-model" in result.output
     assert "--view-labels" in result.output
+
+
+@pytest.mark.parametrize("profile", ["default", "echoground-mimic"])
+def test_non_transthoracic_study_skipped(profile: str) -> None:
+    clips = _clips([{"clip_id": "a"}, {"clip_id": "b", "study_id": 11}])
+    keep, entries = select_clips(
+        clips, STANDARD, {10, 11}, {10, 11}, get_profile(profile), non_transthoracic={11}
+    )
+    reasons = {entry.item_id: entry.reason for entry in entries}
+    assert list(keep) == [True, False]
+    assert reasons["b"] == "not_transthoracic"
