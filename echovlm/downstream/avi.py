@@ -315,3 +315,38 @@ def write_avi(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
     return path
+
+
+def read_listed_frame(
+    video: Path,
+    frame: int,
+    expected_size: tuple[int, int] | None,
+    listed_in: str,
+    size_columns: str,
+    fix_hint: str,
+) -> np.ndarray:
+    """Read one frame of ``video`` that a dataset table lists, and check it against the listed size.
+
+    Args:
+        video: the AVI file.
+        frame: index of the frame the table names.
+        expected_size: (height, width) the table lists for the video, or None when it lists none.
+        listed_in: the table and column that name the frame, e.g. "Frame 12 in MeasurementsList.csv".
+        size_columns: how the table names the size, e.g. "Height {0} and Width {1}".
+        fix_hint: what to do when the size does not match.
+
+    Raises:
+        AviError: the frame cannot be decoded; the message names the video and the table row.
+        ValueError: the frame size differs from ``expected_size``.
+    """
+    try:
+        image = read_avi_frames(video, [frame])[0]
+    except AviError as error:
+        raise AviError(f"{error} (video {video.name}, {listed_in})") from error
+    height, width = image.shape[:2]
+    if expected_size is not None and (height, width) != expected_size:
+        raise ValueError(
+            f"{video}: frames are {height}x{width} (height x width) but the table lists "
+            f"{size_columns.format(*expected_size)}; {fix_hint}"
+        )
+    return image

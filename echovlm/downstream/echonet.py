@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from echoground.logs import RateLimitedLogger
-from echovlm.downstream.avi import AviError, read_avi_frames
+from echovlm.downstream.avi import read_listed_frame
 from echovlm.downstream.samples import (
     SEGMENT,
     DownstreamDataset,
@@ -91,16 +91,15 @@ def _load_frame(
     expected_size: tuple[int, int] | None,
     file_list: Path,
 ) -> Sample:
-    try:
-        image = read_avi_frames(video, [frame])[0]
-    except AviError as error:
-        raise AviError(f"{error} (video {video.name}, traced frame {frame} in {VOLUME_TRACINGS})") from error
+    image = read_listed_frame(
+        video,
+        frame,
+        expected_size,
+        listed_in=f"traced frame {frame} in {VOLUME_TRACINGS}",
+        size_columns=f"FrameHeight {{0}} and FrameWidth {{1}} in {file_list}",
+        fix_hint="fix the FileList row or the video",
+    )
     height, width = image.shape[:2]
-    if expected_size is not None and (height, width) != expected_size:
-        raise ValueError(
-            f"{video}: frames are {height}x{width} (height x width) but {file_list} lists FrameHeight "
-            f"{expected_size[0]} and FrameWidth {expected_size[1]}; fix the FileList row or the video"
-        )
     return Sample(sample_id=sample_id, image=image[..., 0], mask=rasterise_polygon(outline, height, width))
 
 

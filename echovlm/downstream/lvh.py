@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from echoground.logs import RateLimitedLogger
-from echovlm.downstream.avi import AviError, read_avi_frames
+from echovlm.downstream.avi import read_listed_frame
 from echovlm.downstream.samples import (
     LANDMARK,
     DownstreamDataset,
@@ -65,16 +65,14 @@ def _load(
     expected_size: tuple[int, int] | None,
     spacing_mm: float,
 ) -> Sample:
-    try:
-        image = read_avi_frames(video, [frame])[0]
-    except AviError as error:
-        raise AviError(f"{error} (video {video.name}, Frame {frame} in {MEASUREMENTS_LIST})") from error
-    height, width = image.shape[:2]
-    if expected_size is not None and (height, width) != expected_size:
-        raise ValueError(
-            f"{video}: frames are {height}x{width} (height x width) but {MEASUREMENTS_LIST} lists Height "
-            f"{expected_size[0]} and Width {expected_size[1]}; fix the rows or re-export the video"
-        )
+    image = read_listed_frame(
+        video,
+        frame,
+        expected_size,
+        listed_in=f"Frame {frame} in {MEASUREMENTS_LIST}",
+        size_columns=f"Height {{0}} and Width {{1}} in {MEASUREMENTS_LIST}",
+        fix_hint="fix the rows or re-export the video",
+    )
     return Sample(
         sample_id=sample_id, image=image[..., 0], points=points, spacing_mm=(spacing_mm, spacing_mm)
     )
