@@ -55,12 +55,12 @@ def _demo_cohort(cohort: Path) -> None:
 @click.option(
     "--note-root",
     type=click.Path(path_type=Path),
-    help="MIMIC-IV-Note note/ folder (holds discharge.csv.gz). Default: the demo cohort's.",
+    help="MIMIC-IV-Note note/ folder (contains discharge.csv.gz). Default: the demo cohort's.",
 )
 @click.option(
     "--hosp-root",
     type=click.Path(path_type=Path),
-    help="MIMIC-IV hosp/ folder (holds patients.csv.gz). Default: the demo cohort's.",
+    help="MIMIC-IV hosp/ folder (contains patients.csv.gz). Default: the demo cohort's.",
 )
 @click.option(
     "--out",

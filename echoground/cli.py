@@ -1,8 +1,8 @@
 """The ``echoground`` command: one entry point whose subcommands live beside their stages.
 
-Each stage package exposes a click command or group in its own ``cli.py``; this module only maps
-subcommand names to those objects and imports a stage when its subcommand runs, so ``--help`` stays
-fast and a broken optional dependency of one stage does not break the others.
+Each stage package exposes a click command or group in its own ``cli.py``. This module only maps
+subcommand names to those objects and imports a stage when its subcommand runs. ``--help`` therefore
+stays fast, and a broken optional dependency of one stage does not break the others.
 """
 
 from __future__ import annotations

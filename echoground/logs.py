@@ -51,8 +51,8 @@ def setup_logging(level: int = logging.INFO, json_lines: bool = False) -> None:
 class RateLimitedLogger:
     """Log the first ``limit`` messages of each kind, then count the rest and report the count once.
 
-    Bad samples in a large batch repeat the same warning thousands of times; this keeps the first few
-    with their ids and a total, so nothing is hidden and the log stays readable.
+    Bad samples in a large batch repeat the same warning thousands of times. This logger keeps the
+    first few with their ids and a total, so nothing is hidden and the log stays readable.
     """
 
     def __init__(self, logger: logging.Logger, limit: int = 10) -> None:

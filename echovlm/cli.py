@@ -162,7 +162,7 @@ def _train_options(function: Any) -> Any:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="YAML or JSON training settings (sections model, loss, loader); options override it.",
 )
-@click.option("--no-resume", is_flag=True, help="Start afresh even if the run folder holds a checkpoint.")
+@click.option("--no-resume", is_flag=True, help="Start afresh even if the run folder contains a checkpoint.")
 @_train_options
 def train(shards_dir: Path, out_dir: Path, config_path: Path | None, no_resume: bool, **options: Any) -> None:
     """Train EchoVLM on WebDataset shards (run under torchrun for several GPUs or nodes)."""

@@ -12,7 +12,7 @@ import click
 def labels(path: str) -> None:
     """Print derived values and every canonical label for the study JSON in PATH ('-' reads stdin).
 
-    The JSON holds "sex" (M or F), optional "height_cm" and "weight_kg", "measurements" (rows with MIMIC
+    The JSON contains "sex" (M or F), optional "height_cm" and "weight_kg", "measurements" (rows with MIMIC
     "name", text "result" and raw "unit"), optional "report_text" and "cardiologist" ({field: value}).
     """
     from echoground.labels.study import StudyInput, label_study

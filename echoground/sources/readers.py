@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 _COLUMNS_FILE = Path(__file__).with_name("columns.yaml")
 
-# Identifier columns are read as nullable integers; everything else stays text until a stage parses it,
+# Identifier columns are read as nullable integers. Everything else stays text until a stage parses it,
 # because results such as ">2.8" or "55-60" must reach the measurement parser unchanged.
 _INTEGER_COLUMNS = {
     "subject_id",

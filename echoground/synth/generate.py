@@ -560,7 +560,7 @@ def _write_study_dicoms(
 
 
 def _write_real_patient(config: SynthConfig, writers: _Writers, summary: CohortSummary) -> None:
-    """Add one extra patient whose only study holds the real public echo DICOMs."""
+    """Add one extra patient whose only study contains the real public echo DICOMs."""
     subject_id = SUBJECT_ID_BASE + _scatter(config.patients, config.seed)
     study_id = STUDY_ID_BASE + _scatter(config.patients * 4, config.seed + 1)
     when = dt.datetime(2150, 6, 1, 9, 0)

@@ -42,8 +42,8 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, steps: int = 200) ->
     clamped = float(np.clip(log_temperature.item(), *_LOG_T_BOUNDS))
     temperature = float(np.exp(clamped))
     # When every validation sample is classified correctly, the NLL keeps falling as T shrinks, so the
-    # fit says nothing about how far to sharpen. Sharpening then would make every prediction confident,
-    # also on images unlike the training data; such a fit may only soften (T >= 1).
+    # fit gives no evidence of how far to sharpen. Sharpening would then make every prediction confident,
+    # also on images unlike the training data, so such a fit may only soften (T >= 1).
     if temperature < 1.0 and bool((logits_tensor.argmax(dim=1) == labels_tensor).all()):
         return 1.0
     return temperature

@@ -1,6 +1,6 @@
 """Write and load view models: our safetensors + JSON format, torchvision, timm and Hugging Face.
 
-A model directory in our format holds ``view_model.json`` (class list, vocabulary version, input
+A model directory in our format contains ``view_model.json`` (class list, vocabulary version, input
 size, temperature, backend and architecture) and the weights it names, ``model.safetensors`` by
 default. The same JSON beside a torchvision or timm state dict lets those load without code changes.
 A Hugging Face image classifier is a directory saved with ``save_pretrained``.
@@ -100,7 +100,7 @@ def detect_backend(path: Path) -> str:
     """Return the backend of a checkpoint path: the JSON's ``backend``, or hf for a Hugging Face folder.
 
     Raises:
-        CheckpointError: the path does not exist or its backend cannot be told.
+        CheckpointError: the path does not exist or its backend cannot be determined.
     """
     path = Path(path)
     if not path.exists():
