@@ -120,7 +120,7 @@ def _demo_cohort(cohort: Path) -> None:
 @click.option(
     "--view-epochs",
     type=click.IntRange(1),
-    default=12,
+    default=24,
     show_default=True,
     help="Training epochs of the view classifier (count).",
 )
