@@ -100,6 +100,14 @@ def _demo_cohort(cohort: Path) -> None:
     help="Side of the square output frames (pixels).",
 )
 @click.option(
+    "--resize-backend",
+    type=click.Choice(["torch", "pillow"]),
+    default="torch",
+    show_default=True,
+    help="Library that resizes the kept frames. 'torch' is about eight times faster; 'pillow' never "
+    "imports torch and saves about 280 MB of memory per DICOM worker process.",
+)
+@click.option(
     "--profile",
     default="default",
     show_default=True,

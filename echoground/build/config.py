@@ -23,6 +23,8 @@ class BuildConfig:
         dicom_workers: Worker processes of the DICOM stage inside one batch.
         n_frames: Maximum frames kept per clip.
         frame_size: Side in pixels of the square output frames.
+        resize_backend: Library that resizes the kept frames, ``torch`` or ``pillow`` (see
+            ``echoground.dicom.config.DicomConfig.resize_backend``).
         profile: Name of a selection profile in ``echoground/build/profiles.yaml``.
         view_model: Folder of a trained view classifier; when None, one is trained from ``view_labels``.
         view_labels: CSV of (dicom_filepath, view) used to train the view classifier.
@@ -41,6 +43,7 @@ class BuildConfig:
     dicom_workers: int = 1
     n_frames: int = 16
     frame_size: int = 224
+    resize_backend: str = "torch"
     profile: str = "default"
     view_model: Path | None = None
     view_labels: Path | None = None

@@ -35,7 +35,12 @@ def part_dir(config: BuildConfig, stage: str, name: str) -> Path:
 
 
 def dicom_config(config: BuildConfig) -> DicomConfig:
-    return DicomConfig(n_frames=config.n_frames, size=config.frame_size, workers=config.dicom_workers)
+    return DicomConfig(
+        n_frames=config.n_frames,
+        size=config.frame_size,
+        workers=config.dicom_workers,
+        resize_backend=config.resize_backend,
+    )
 
 
 @lru_cache(maxsize=4096)

@@ -163,7 +163,9 @@ def process_file(
         # The sector is smaller than the expected crop, so this reduction would enlarge it; decode finer.
         reduction //= 2
     geometry, kind = decoded.geometry, decoded.kind
-    output, out_mask = apply_geometry(decoded.frames, decoded.sector.mask, geometry, config.size)
+    output, out_mask = apply_geometry(
+        decoded.frames, decoded.sector.mask, geometry, config.size, config.resize_backend
+    )
     key_frames = estimate_key_frames(output, out_mask, selection.indices, kind.kind, config)
 
     scaled_info = reduced_header(info, reduction)
