@@ -2,9 +2,12 @@
 
 The samples are encoded once up front (JPEG, JSON, NPY), so both sides write identical member bytes.
 The ratios show the cost of what the writer adds (key checks, fixed headers, SHA-256, fsync, index,
-sizes.json and SHA256SUMS), against a bare write and against a bare write that also fsyncs each shard. Usage::
+sizes.json and SHA256SUMS), against a bare write and against a bare write that also fsyncs each shard.
+Each timed write starts after ``os.sync()``, so dirty pages left by the previous one do not slow it
+down, and the three methods take turns within each repeat. ``--folder /dev/shm`` writes to memory
+(tmpfs, where fsync does nothing), which leaves only the CPU cost of each method. Usage::
 
-    .venv/bin/python benchmarks/bench_shards.py --samples 400 --frames 16 --repeats 3
+    .venv/bin/python benchmarks/bench_shards.py --samples 400 --frames 16 --repeats 5 [--folder DIR]
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import io
 import os
 import platform
+import shutil
 import tarfile
 import tempfile
 import time
@@ -58,32 +62,42 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=16, help="frames per clip in KEY.npy")
     parser.add_argument("--per-shard", type=int, default=100, help="maximum samples per shard")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per method; the best is kept")
+    parser.add_argument(
+        "--folder", type=Path, default=None, help="folder to write in (default: the system temporary folder)"
+    )
     args = parser.parse_args()
 
     samples = build_samples(args.samples, args.frames)
     total_bytes = sum(sample.tar_size() for sample in samples)
     timings = {"write_split": [], "bare_tarfile": [], "bare_tarfile_fsync": []}
-    with tempfile.TemporaryDirectory() as scratch:
+    methods = {
+        "bare_tarfile": lambda folder: bare_tarfile(samples, folder, args.per_shard),
+        "bare_tarfile_fsync": lambda folder: bare_tarfile(samples, folder, args.per_shard, fsync=True),
+        "write_split": lambda folder: write_split(
+            samples, folder, max_samples=args.per_shard, max_bytes=None
+        ),
+    }
+    with tempfile.TemporaryDirectory(dir=args.folder) as scratch:
         for repeat in range(args.repeats):
-            folder = Path(scratch) / f"run{repeat}"
-            (folder / "ours").mkdir(parents=True)
-            (folder / "bare").mkdir()
-            (folder / "bare_fsync").mkdir()
-            start = time.perf_counter()
-            bare_tarfile(samples, folder / "bare", args.per_shard)
-            timings["bare_tarfile"].append(time.perf_counter() - start)
-            start = time.perf_counter()
-            bare_tarfile(samples, folder / "bare_fsync", args.per_shard, fsync=True)
-            timings["bare_tarfile_fsync"].append(time.perf_counter() - start)
-            start = time.perf_counter()
-            write_split(samples, folder / "ours", max_samples=args.per_shard, max_bytes=None)
-            timings["write_split"].append(time.perf_counter() - start)
+            for name, method in methods.items():
+                folder = Path(scratch) / f"{name}-{repeat}"
+                folder.mkdir()
+                os.sync()
+                start = time.perf_counter()
+                method(folder)
+                timings[name].append(time.perf_counter() - start)
+            # Deleting after the repeat keeps the unlink and its block discards out of the timed writes.
+            for name in methods:
+                shutil.rmtree(Path(scratch) / f"{name}-{repeat}")
 
     best = {name: min(values) for name, values in timings.items()}
-    print(f"machine: {platform.machine()}, {platform.python_version()}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
+    print(f"folder: {args.folder or tempfile.gettempdir()}")
     print(f"samples {args.samples}, frames {args.frames}, {total_bytes / 1e6:.1f} MB, {args.per_shard}/shard")
     for name, seconds in best.items():
-        print(f"{name:>18}: {seconds:.3f} s, {total_bytes / 1e6 / seconds:.0f} MB/s")
+        median = sorted(timings[name])[len(timings[name]) // 2]
+        rate = total_bytes / 1e6 / seconds
+        print(f"{name:>18}: best {seconds:.3f} s ({rate:.0f} MB/s), median {median:.3f} s")
     print(f"ratio bare/ours: {best['bare_tarfile'] / best['write_split']:.2f}")
     print(f"ratio bare with fsync/ours: {best['bare_tarfile_fsync'] / best['write_split']:.2f}")
 

@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import tarfile
+from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ PARTIAL_SUFFIX = ".partial"
 JPEG_QUALITY = 90
 FRAME_SHAPE = (224, 224, 3)
 _BLOCK = tarfile.BLOCKSIZE
+# Writes and hashes go in pieces small enough to stay in the CPU cache between the two threads.
+_PIECE_BYTES = 512 * 1024
+_HASH_QUEUE_PIECES = 8
 
 
 @dataclass(frozen=True)
@@ -157,19 +161,32 @@ def write_split(
     checksums: dict[str, str] = {}
     shard: _ShardFile | None = None
     previous_key: str | None = None
+    # A background thread fsyncs and renames each full shard while the next one is written.
+    committer = _Committer()
 
     try:
         for sample in samples:
             shard = _add_sample(
-                sample, shard, previous_key, split_dir, summary, index, checksums, max_samples, max_bytes
+                sample,
+                shard,
+                previous_key,
+                split_dir,
+                summary,
+                index,
+                checksums,
+                max_samples,
+                max_bytes,
+                committer,
             )
             previous_key = sample.key
     except BaseException:
         if shard is not None:
             shard.abort()
+        committer.wait(raise_errors=False)
         raise
     if shard is not None:
-        _close_shard(shard, summary, checksums)
+        _close_shard(shard, summary, checksums, committer)
+    committer.wait()
 
     written = set(summary.sizes)
     for old in split_dir.glob("shard-*.tar"):
@@ -193,10 +210,12 @@ def write_split(
 class _ShardFile:
     """One shard being written: tar blocks go to a ``.partial`` file while a thread hashes them.
 
-    Each sample is serialised to one contiguous chunk (USTAR headers from ``tarfile.TarInfo.tobuf``,
-    data padded to 512-byte blocks), so the file is what ``tarfile`` would write for the same members.
-    SHA-256 runs in a worker thread, because hashlib releases the GIL on large buffers and can overlap
-    the write of the next sample. At most one chunk waits to be hashed.
+    Each sample becomes a list of parts (USTAR headers from ``tarfile.TarInfo.tobuf``, member data and
+    zero padding to 512-byte blocks), so the file is what ``tarfile`` would write for the same members.
+    SHA-256 runs in a worker thread, because hashlib releases the GIL on large buffers. A sample's
+    parts are handed to the hasher before they are written, so hashing overlaps the write of the same
+    sample and the encoding of the next. At most ``_HASH_QUEUE_SAMPLES`` samples wait to be hashed,
+    which bounds the memory they hold.
     """
 
     def __init__(self, path: Path) -> None:
@@ -205,7 +224,7 @@ class _ShardFile:
         self.handle = self.partial.open("wb")
         self.sha256 = hashlib.sha256()
         self.hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-sha256")
-        self.pending: Future | None = None
+        self.pending: deque[Future] = deque()
         self.offset = 0
         self.samples = 0
 
@@ -227,33 +246,54 @@ class _ShardFile:
             info.uname = info.gname = ""
             parts.append(info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict"))
             parts.append(data)
-            parts.append(bytes(-len(data) % _BLOCK))
+            padding = -len(data) % _BLOCK
+            if padding:
+                parts.append(bytes(padding))
         offset = self.offset
-        self._write(b"".join(parts))
+        self._write(parts)
         self.samples += 1
         return offset
 
-    def _write(self, chunk: bytes) -> None:
-        if self.pending is not None:
-            self.pending.result()
-        self.handle.write(chunk)
-        self.pending = self.hasher.submit(self.sha256.update, chunk)
-        self.offset += len(chunk)
+    def _write(self, parts: list[bytes]) -> None:
+        for piece in _pieces(parts):
+            while len(self.pending) >= _HASH_QUEUE_PIECES:
+                self.pending.popleft().result()
+            # The hasher reads the same piece while it is written, so the piece is fetched from memory
+            # about once. The hasher has one thread, so it updates the digest in submission order.
+            self.pending.append(self.hasher.submit(self.sha256.update, piece))
+            self.handle.write(piece)
+            self.offset += len(piece)
 
-    def close(self) -> tuple[int, str]:
+    def finish(self) -> tuple[int, str]:
+        """Write the end of the archive and return its size and SHA-256; :meth:`commit` makes it visible."""
         # End of archive as tarfile writes it: two zero blocks, then zeros up to a whole record.
-        self._write(bytes(_archive_size(self.offset) - self.offset))
-        self.pending.result()
+        self._write([bytes(_archive_size(self.offset) - self.offset)])
+        while self.pending:
+            self.pending.popleft().result()
         self.hasher.shutdown()
         self.handle.flush()
+        return self.offset, self.sha256.hexdigest()
+
+    def commit(self) -> None:
+        """fsync the ``.partial`` file and rename it, so a shard's name appears only once it is on disk."""
         os.fsync(self.handle.fileno())
         self.handle.close()
         os.replace(self.partial, self.path)
-        return self.offset, self.sha256.hexdigest()
 
     def abort(self) -> None:
         self.hasher.shutdown(cancel_futures=True)
         self.handle.close()
+
+
+def _pieces(parts: list[bytes]) -> Iterable[memoryview | bytes]:
+    """Yield ``parts`` cut into pieces of at most ``_PIECE_BYTES``, as views without copies."""
+    for part in parts:
+        if len(part) <= _PIECE_BYTES:
+            yield part
+            continue
+        view = memoryview(part)
+        for start in range(0, len(part), _PIECE_BYTES):
+            yield view[start : start + _PIECE_BYTES]
 
 
 def _archive_size(member_bytes: int) -> int:
@@ -272,6 +312,7 @@ def _add_sample(
     checksums: dict[str, str],
     max_samples: int | None,
     max_bytes: int | None,
+    committer: _Committer,
 ) -> _ShardFile:
     check_key(sample.key)
     if previous_key is not None and sample.key <= previous_key:
@@ -280,7 +321,7 @@ def _add_sample(
         )
     size = sample.tar_size()
     if shard is not None and shard.is_full(size, max_samples, max_bytes):
-        _close_shard(shard, summary, checksums)
+        _close_shard(shard, summary, checksums, committer)
         shard = None
     if shard is None:
         shard = _ShardFile(split_dir / SHARD_PATTERN.format(index=len(summary.sizes)))
@@ -288,8 +329,39 @@ def _add_sample(
     return shard
 
 
-def _close_shard(shard: _ShardFile, summary: SplitSummary, checksums: dict[str, str]) -> None:
-    size, digest = shard.close()
+class _Committer:
+    """One background thread that commits finished shards in order; :meth:`wait` re-raises its errors."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-commit")
+        self.futures: list[Future] = []
+
+    def submit(self, shard: _ShardFile) -> None:
+        """Queue ``shard`` for commit, first raising the error of any earlier commit that failed."""
+        for future in self.futures:
+            if future.done() and future.exception() is not None:
+                raise future.exception()
+        self.futures.append(self.pool.submit(shard.commit))
+
+    def wait(self, raise_errors: bool = True) -> None:
+        """Wait for every submitted commit, then raise the first error among them if ``raise_errors``.
+
+        A writer that is already raising passes ``raise_errors=False``, so its own error is not masked.
+        """
+        self.pool.shutdown(wait=True)
+        for future in self.futures:
+            error = future.exception()
+            if error is not None:
+                logger.error("committing a shard failed: %s", error)
+                if raise_errors:
+                    raise error
+
+
+def _close_shard(
+    shard: _ShardFile, summary: SplitSummary, checksums: dict[str, str], committer: _Committer
+) -> None:
+    size, digest = shard.finish()
+    committer.submit(shard)
     summary.sizes[shard.path.name] = shard.samples
     summary.bytes[shard.path.name] = size
     checksums[shard.path.name] = digest

@@ -152,6 +152,36 @@ def test_killed_run_leaves_no_whole_looking_shard(tmp_path):
     assert not list(tmp_path.glob("*.partial"))
 
 
+def test_failed_fsync_raises_and_shows_no_shard(tmp_path, monkeypatch):
+    import os
+
+    def failing_fsync(descriptor):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="No space left"):
+        write_split(samples(3), tmp_path, max_samples=1)
+    assert not list(tmp_path.glob("shard-*.tar"))
+    assert not (tmp_path / "SHA256SUMS").exists()
+
+
+def test_sha256_matches_tarfile_archive(tmp_path):
+    """The streamed digest and bytes equal a plain tarfile archive of the same members."""
+    summary = write_split(samples(3), tmp_path / "ours", max_samples=2)
+    reference = io.BytesIO()
+    with tarfile.open(fileobj=reference, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for sample in list(samples(3))[:2]:
+            for extension, data in sample.members.items():
+                info = tarfile.TarInfo(f"{sample.key}.{extension}")
+                info.size, info.mtime, info.mode = len(data), 0, 0o644
+                tar.addfile(info, io.BytesIO(data))
+    written = (tmp_path / "ours" / "shard-000000.tar").read_bytes()
+    assert written == reference.getvalue()
+    assert summary.bytes["shard-000000.tar"] == len(written)
+    sums = (tmp_path / "ours" / "SHA256SUMS").read_text().splitlines()
+    assert f"{hashlib.sha256(written).hexdigest()}  shard-000000.tar" in sums
+
+
 def test_rerun_removes_stale_shards(tmp_path):
     write_split(samples(5), tmp_path, max_samples=1)
     write_split(samples(2), tmp_path, max_samples=1)
