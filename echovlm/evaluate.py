@@ -80,7 +80,10 @@ def embed_split(
                 embedded = model.embed_texts([item["text"] for item in items])
                 scores = (embedded @ image[index]).cpu().tolist()
                 negatives.append(
-                    [(item.get("flip", "unknown"), score) for item, score in zip(items, scores, strict=True)]
+                    [
+                        (negative_kind(item, sample_meta), score)
+                        for item, score in zip(items, scores, strict=True)
+                    ]
                 )
         if max_samples is not None and len(meta) >= max_samples:
             break
@@ -182,18 +185,43 @@ def view_probe(train: Embedded, test: Embedded, seed: int = 0) -> dict[str, Any]
     }
 
 
+def negative_kind(item: dict[str, Any], meta: dict[str, Any]) -> str:
+    """Return the flip kind of a counterfactual: ``grade``, or ``polarity`` with its direction.
+
+    A polarity flip of a finding the sample has is ``polarity:to_absent`` (the counterfactual denies
+    it), and of a finding it lacks ``polarity:to_present``. Captions mention absent findings far more
+    often than present ones, so the two directions are scored apart.
+    """
+    flip = str(item.get("flip", "unknown"))
+    if flip != "polarity":
+        return flip
+    state = ((meta.get("labels") or {}).get(item.get("label")) or {}).get("state")
+    if state == "present":
+        return "polarity:to_absent"
+    if state == "absent":
+        return "polarity:to_present"
+    return flip
+
+
 def negation_probe(embedded: Embedded) -> dict[str, Any]:
-    """Return the share of counterfactual pairs, and of images, where the true caption scores higher."""
-    wins_by_flip: dict[str, list[bool]] = defaultdict(list)
+    """Return the share of counterfactual pairs, and of images, where the true caption scores higher.
+
+    ``by_flip`` groups the pairs by flip kind (``polarity``, ``grade``) and ``by_direction`` splits
+    polarity flips by direction (see :func:`negative_kind`).
+    """
+    wins_by_kind: dict[str, list[bool]] = defaultdict(list)
     images_all_won = []
     for caption_score, negatives in zip(embedded.caption_scores, embedded.negative_scores, strict=True):
         if not negatives:
             continue
         outcomes = [caption_score > score for _, score in negatives]
         images_all_won.append(all(outcomes))
-        for (flip, _), won in zip(negatives, outcomes, strict=True):
-            wins_by_flip[flip].append(won)
-    pairs = [won for outcomes in wins_by_flip.values() for won in outcomes]
+        for (kind, _), won in zip(negatives, outcomes, strict=True):
+            wins_by_kind[kind].append(won)
+    wins_by_flip: dict[str, list[bool]] = defaultdict(list)
+    for kind, wins in wins_by_kind.items():
+        wins_by_flip[kind.split(":")[0]].extend(wins)
+    pairs = [won for outcomes in wins_by_kind.values() for won in outcomes]
     return {
         "pair_accuracy": float(np.mean(pairs)) if pairs else None,
         "image_accuracy": float(np.mean(images_all_won)) if images_all_won else None,
@@ -201,7 +229,12 @@ def negation_probe(embedded: Embedded) -> dict[str, Any]:
         "images": len(images_all_won),
         "by_flip": {
             flip: {"accuracy": float(np.mean(wins)), "pairs": len(wins)}
-            for flip, wins in wins_by_flip.items()
+            for flip, wins in sorted(wins_by_flip.items())
+        },
+        "by_direction": {
+            kind: {"accuracy": float(np.mean(wins)), "pairs": len(wins)}
+            for kind, wins in sorted(wins_by_kind.items())
+            if ":" in kind
         },
     }
 

@@ -98,6 +98,11 @@ def write_report(metrics: dict[str, Any], out_dir: Path) -> Path:
     ]
     for flip, entry in sorted(negation["by_flip"].items()):
         lines.append(f"- {flip} flips: {_format(entry['accuracy'])} of {entry['pairs']} pairs")
+    for kind, entry in sorted(negation.get("by_direction", {}).items()):
+        direction = kind.split(":", 1)[1].replace("_", " ")
+        lines.append(
+            f"  - polarity flips {direction}: {_format(entry['accuracy'])} of {entry['pairs']} pairs"
+        )
     if metrics.get("skipped"):
         lines += ["", f"Skipped test samples: {metrics['skipped']}."]
     if plots:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from echovlm.cli import main
 from echovlm.data import LoaderConfig
-from echovlm.evaluate import Embedded, negation_probe, retrieval_recall, view_probe
+from echovlm.evaluate import Embedded, negation_probe, negative_kind, retrieval_recall, view_probe
 from echovlm.losses import LossConfig
 from echovlm.model import EchoVLMConfig
 from echovlm.train import TrainConfig, train
@@ -56,6 +56,27 @@ def test_negation_probe_counts_pairs_and_images() -> None:
     assert probe["image_accuracy"] == pytest.approx(1 / 2)
     assert probe["by_flip"]["grade"]["accuracy"] == 0.0
     assert probe["by_flip"]["polarity"]["accuracy"] == 1.0
+
+
+def test_negation_probe_splits_polarity_direction() -> None:
+    embedded = _embedded(image=[[1, 0], [0, 1]], text=[[1, 0], [0, 1]], studies=[1, 2])
+    embedded.negative_scores = [
+        [("polarity:to_present", 0.5), ("polarity:to_absent", 1.5)],
+        [("polarity:to_present", 1.2), ("grade", 0.1)],
+    ]
+    probe = negation_probe(embedded)
+    assert probe["by_flip"]["polarity"] == {"accuracy": pytest.approx(1 / 3), "pairs": 3}
+    assert probe["by_direction"]["polarity:to_present"] == {"accuracy": 0.5, "pairs": 2}
+    assert probe["by_direction"]["polarity:to_absent"] == {"accuracy": 0.0, "pairs": 1}
+    assert "grade" not in probe["by_direction"]
+
+
+def test_negative_kind_reads_label_state() -> None:
+    meta = {"labels": {"lv_dilation": {"state": "present"}, "mitral_stenosis": {"state": "absent"}}}
+    assert negative_kind({"flip": "polarity", "label": "lv_dilation"}, meta) == "polarity:to_absent"
+    assert negative_kind({"flip": "polarity", "label": "mitral_stenosis"}, meta) == "polarity:to_present"
+    assert negative_kind({"flip": "grade", "label": "lv_dilation"}, meta) == "grade"
+    assert negative_kind({"flip": "polarity", "label": "aortic_stenosis"}, meta) == "polarity"
 
 
 def test_view_probe_separable_views() -> None:
