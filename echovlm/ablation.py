@@ -1,8 +1,9 @@
-"""Ablation of the EchoVLM loss terms on synthetic shards: CLIP alone, with each new term, with both.
+"""Ablation of the EchoVLM loss terms: CLIP alone, with each new term, with both.
 
-Run ``python -m echovlm.ablation --out DIR``. Every variant trains with the same seed, data, model and
-steps, so differences in the test metrics come from the loss. Results go to ``DIR/ablation.json`` and
-``DIR/ablation.md``.
+Run ``python -m echovlm.ablation --out DIR`` on synthetic shards written into DIR, or add
+``--shards RUN/shards`` to use the shards of an ``echoground build``. Every variant trains with the
+same seed, data, model and steps, so differences in the test metrics come from the loss. Results go
+to ``DIR/ablation.json`` and ``DIR/ablation.md``.
 """
 
 from __future__ import annotations
@@ -32,10 +33,29 @@ VARIANTS: dict[str, LossConfig] = {
 }
 
 
-def run_ablation(out_dir: Path, subjects: int, steps: int, batch_size: int, seed: int, threads: int) -> dict:
-    """Train and evaluate every variant; return ``{variant: metrics summary}``."""
+def run_ablation(
+    out_dir: Path,
+    subjects: int,
+    steps: int,
+    batch_size: int,
+    seed: int,
+    threads: int,
+    shards: Path | None = None,
+    image_size: int = 64,
+    variants: tuple[str, ...] = tuple(VARIANTS),
+) -> dict:
+    """Train and evaluate the chosen variants; return ``{variant: metrics summary}``.
+
+    Without ``shards``, synthetic shards of ``subjects`` patients are written to ``out_dir/shards``.
+    """
+    unknown = [name for name in variants if name not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown ablation variants {unknown}; choose from {list(VARIANTS)}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    shards = out_dir / "shards"
+    if shards is None:
+        shards = out_dir / "shards"
+    elif not (shards / "train" / "sizes.json").is_file():
+        raise FileNotFoundError(f"{shards / 'train' / 'sizes.json'} not found; pass a build's shards folder")
     if not (shards / "train" / "sizes.json").is_file():
         counts = write_synthetic_shards(
             shards, SyntheticSpec(subjects=subjects, seed=seed), samples_per_shard=250
@@ -46,10 +66,11 @@ def run_ablation(out_dir: Path, subjects: int, steps: int, batch_size: int, seed
         write_tiny_text_model(text_model, seed=seed)
 
     results = {}
-    for name, loss in VARIANTS.items():
+    for name in variants:
+        loss = VARIANTS[name]
         run_dir = out_dir / name.replace("+", "_")
         config = TrainConfig(
-            model=EchoVLMConfig(image_model="tiny_cnn", image_size=64, text_model=str(text_model)),
+            model=EchoVLMConfig(image_model="tiny_cnn", image_size=image_size, text_model=str(text_model)),
             loss=loss,
             loader=LoaderConfig(batch_size=batch_size, num_workers=1, max_negatives=2),
             steps=steps,
@@ -78,6 +99,10 @@ def run_ablation(out_dir: Path, subjects: int, steps: int, batch_size: int, seed
             "view_probe_accuracy": metrics["view_probe"]["accuracy"],
             "negation_pair_accuracy": metrics["negation_probe"]["pair_accuracy"],
             "negation_by_flip": {k: v["accuracy"] for k, v in metrics["negation_probe"]["by_flip"].items()},
+            "negation_by_direction": {
+                k: v["accuracy"] for k, v in metrics["negation_probe"]["by_direction"].items()
+            },
+            "zero_shot_auc": {k: v["auc"] for k, v in metrics["zero_shot"]["per_label"].items()},
             "test_samples": metrics["test_samples"],
         }
         (out_dir / "ablation.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -115,10 +140,36 @@ def _write_table(results: dict, path: Path) -> None:
 @click.option("--batch-size", default=32, show_default=True, help="Samples per batch.")
 @click.option("--seed", default=0, show_default=True, help="Seed of data generation and training.")
 @click.option("--threads", default=2, show_default=True, help="torch CPU threads.")
-def main(out_dir: Path, subjects: int, steps: int, batch_size: int, seed: int, threads: int) -> None:
-    """Run the loss ablation on synthetic shards and print the results table."""
+@click.option(
+    "--shards",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Existing shards folder (e.g. RUN/shards of echoground build); default: synthetic shards in OUT.",
+)
+@click.option("--image-size", default=64, show_default=True, help="Image encoder input side, in pixels.")
+@click.option(
+    "--variant",
+    "variants",
+    multiple=True,
+    type=click.Choice(list(VARIANTS)),
+    help="Variant to run; repeat for several (default: all four).",
+)
+def main(
+    out_dir: Path,
+    subjects: int,
+    steps: int,
+    batch_size: int,
+    seed: int,
+    threads: int,
+    shards: Path | None,
+    image_size: int,
+    variants: tuple[str, ...],
+) -> None:
+    """Run the loss ablation and print the results table."""
     setup_logging()
-    run_ablation(out_dir, subjects, steps, batch_size, seed, threads)
+    run_ablation(
+        out_dir, subjects, steps, batch_size, seed, threads, shards, image_size, variants or tuple(VARIANTS)
+    )
     click.echo((out_dir / "ablation.md").read_text(encoding="utf-8"))
 
 

@@ -1,0 +1,47 @@
+"""The loss ablation runner: variant choice, existing shards and the result files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from echovlm.ablation import run_ablation
+
+
+def test_ablation_on_existing_shards(synthetic_shards: Path, tmp_path: Path) -> None:
+    results = run_ablation(
+        tmp_path / "ablation",
+        subjects=0,
+        steps=2,
+        batch_size=8,
+        seed=0,
+        threads=1,
+        shards=synthetic_shards,
+        image_size=32,
+        variants=("clip", "clip+negation"),
+    )
+    assert list(results) == ["clip", "clip+negation"]
+    assert results["clip"]["loss"]["negation_weight"] == 0.0
+    assert results["clip+negation"]["loss"]["negation_weight"] == 0.5
+    # The given shards are used, so no synthetic shards are written into the output folder.
+    assert not (tmp_path / "ablation" / "shards").exists()
+    saved = json.loads((tmp_path / "ablation" / "ablation.json").read_text())
+    assert saved.keys() == results.keys()
+    for entry in results.values():
+        assert 0.0 <= entry["mean_zero_shot_auc"] <= 1.0
+        assert set(entry["negation_by_flip"]) <= {"polarity", "grade"}
+        assert all(key.startswith("polarity:") for key in entry["negation_by_direction"])
+    table = (tmp_path / "ablation" / "ablation.md").read_text()
+    assert "| clip+negation |" in table
+
+
+def test_ablation_rejects_unknown_variant(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="clip\\+magic"):
+        run_ablation(tmp_path, 0, 1, 8, 0, 1, variants=("clip+magic",))
+
+
+def test_ablation_rejects_folder_without_shards(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"sizes\.json"):
+        run_ablation(tmp_path / "out", 0, 1, 8, 0, 1, shards=tmp_path / "missing")
