@@ -7,8 +7,9 @@ import re
 from echoground.measurements.categorical import DIASTOLIC_GRADES, SEVERITY_ORDER
 
 _BRACKET = re.compile(r"([0-4])\s*(?:-\s*([0-4]))?\s*\+")
-_WORDS = re.compile(r"\b(mild|moderate|severe|small|large|massive)", re.IGNORECASE)
-_WORD_GRADE = {"mild": 0, "small": 0, "moderate": 2, "severe": 4, "large": 4, "massive": 4}
+_WORDS = re.compile(r"\b(mild|moderate|severe|small|large|massive|critical)", re.IGNORECASE)
+# "Critical" aortic stenosis lies beyond severe for some readers; the scale stops at severe.
+_WORD_GRADE = {"mild": 0, "small": 0, "moderate": 2, "severe": 4, "large": 4, "massive": 4, "critical": 4}
 # Bracketed regurgitation grades: 1+ mild, 2+ moderate, 3+ moderate-to-severe, 4+ severe.
 _BRACKET_GRADE = {1: 0, 2: 2, 3: 3, 4: 4}
 

@@ -159,6 +159,9 @@ def test_to_wide_missing_column() -> None:
         ("Trace", "trace"),
         ("Physiologic", "trace"),
         ("Severely depressed", "severe"),
+        ("Critical", "severe"),
+        ("critical (AVA < 0.6 cm2)", "severe"),
+        ("Moderate", "moderate"),
         ("", "not_assessed"),
     ],
 )
