@@ -45,6 +45,20 @@ def _demo_cohort(cohort: Path) -> None:
     generate_cohort(SynthConfig(out=cohort))
 
 
+def _parse_split_ratios(context: click.Context, parameter: click.Parameter, value: str) -> dict[str, float]:
+    """Turn "0.8,0.1,0.1" into {"train": 0.8, "val": 0.1, "test": 0.1}, or raise a usage error."""
+    from echoground.splits import SPLIT_NAMES, check_ratios
+
+    parts = [part.strip() for part in str(value).split(",")]
+    try:
+        numbers = [float(part) for part in parts]
+        if len(numbers) != len(SPLIT_NAMES):
+            raise ValueError(f"expected {len(SPLIT_NAMES)} numbers (train, val, test), got {len(numbers)}")
+        return check_ratios(dict(zip(SPLIT_NAMES, numbers, strict=True)))
+    except ValueError as error:
+        raise click.BadParameter(f"{value!r}: {error}; e.g. 0.8,0.1,0.1") from error
+
+
 @click.command(name="build")
 @click.option(
     "--echo-root",
@@ -140,6 +154,20 @@ def _demo_cohort(cohort: Path) -> None:
     help="Calibrated probability (0-1) below which a clip's view is 'uncertain'.",
 )
 @click.option("--caption-seed", type=int, default=0, show_default=True, help="Seed of caption paraphrases.")
+@click.option(
+    "--split-ratios",
+    callback=_parse_split_ratios,
+    default="0.8,0.1,0.1",
+    show_default=True,
+    help="Shares of patients in the train, val and test splits, comma-separated; they must sum to 1. "
+    "A patient's split depends only on its subject_id and the salt.",
+)
+@click.option(
+    "--split-salt",
+    default="echoground-v1",
+    show_default=True,
+    help="Salt of the subject-id hash that assigns patients to splits; another salt draws other splits.",
+)
 @click.option(
     "--shard-max-samples",
     type=click.IntRange(1),

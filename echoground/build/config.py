@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from echoground.build.fingerprint import FingerprintMode
 from echoground.sources import MimicRoots
+from echoground.splits import DEFAULT_RATIOS, DEFAULT_SALT, check_ratios
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class BuildConfig:
         view_epochs: Training epochs of the view classifier.
         view_threshold: Calibrated probability below which a clip's view is ``uncertain``.
         caption_seed: Seed of caption paraphrases.
+        split_ratios: Share of patients in the train, val and test splits (sums to 1).
+        split_salt: Salt of the subject-id hash that assigns patients to splits.
         shard_max_samples: Maximum samples per shard.
         fingerprint_mode: ``content`` hashes every input file; ``stat`` hashes path, size and mtime.
     """
@@ -51,6 +54,8 @@ class BuildConfig:
     view_epochs: int = 24
     view_threshold: float = 0.5
     caption_seed: int = 0
+    split_ratios: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RATIOS))
+    split_salt: str = DEFAULT_SALT
     shard_max_samples: int = 1000
     fingerprint_mode: FingerprintMode = "content"
 
@@ -66,6 +71,9 @@ class BuildConfig:
             raise ValueError(f"dicom_workers must be at least 1, got {self.dicom_workers}")
         if self.shard_max_samples < 1:
             raise ValueError(f"shard_max_samples must be at least 1, got {self.shard_max_samples}")
+        object.__setattr__(self, "split_ratios", check_ratios(self.split_ratios))
+        if not self.split_salt:
+            raise ValueError("split_salt must be a non-empty string")
         if self.fingerprint_mode not in ("content", "stat"):
             raise ValueError(f"fingerprint_mode must be 'content' or 'stat', got {self.fingerprint_mode!r}")
 

@@ -39,7 +39,12 @@ def tables_key(config: BuildConfig, parts: list[Path]) -> str:
     """Return the key of the merged tables: the keys of every part, the profile and the caption seed."""
     inputs = "|".join(f"{part.name}:{stored_key(part)}" for part in sorted(parts))
     code = code_version("build.tables", "build.selection", "build.profiles.yaml", "captions", "splits.py")
-    settings = {"profile": get_profile(config.profile).to_dict(), "seed": config.caption_seed}
+    settings = {
+        "profile": get_profile(config.profile).to_dict(),
+        "seed": config.caption_seed,
+        "split_ratios": config.split_ratios,
+        "split_salt": config.split_salt,
+    }
     return cache_key("tables", inputs, code, settings)
 
 
@@ -98,7 +103,10 @@ def _write_tables(
     clips = _concat([part / "clips.parquet" for part in dicom_parts])
     views = _concat([part / "views.parquet" for part in view_parts])
     clips = _with_views(clips, views, vocabulary)
-    clips = add_split_column(clips) if not clips.empty else clips.assign(split=pd.Series(dtype="string"))
+    if clips.empty:
+        clips = clips.assign(split=pd.Series(dtype="string"))
+    else:
+        clips = add_split_column(clips, config.split_salt, config.split_ratios)
     measurements = _concat([part / "measurements.parquet" for part in study_parts])
     labels = _concat([part / "labels.parquet" for part in study_parts])
     reports = _concat([part / "reports.parquet" for part in study_parts])
