@@ -94,6 +94,8 @@ def run_ablation(
             "train_minutes": round(minutes, 2),
             "final_train_loss": result.final_loss,
             "mean_zero_shot_auc": metrics["zero_shot"]["mean_auc"],
+            "mean_zero_shot_auc_view": metrics["zero_shot"]["mean_auc_view"],
+            "mean_zero_shot_auc_study": metrics["zero_shot"]["mean_auc_study"],
             "image_to_text_R@1": metrics["retrieval"]["image_to_text"]["R@1"],
             "text_to_image_R@1": metrics["retrieval"]["text_to_image"]["R@1"],
             "view_probe_accuracy": metrics["view_probe"]["accuracy"],
@@ -113,6 +115,8 @@ def run_ablation(
 def _write_table(results: dict, path: Path) -> None:
     columns = [
         ("mean zero-shot AUC", "mean_zero_shot_auc"),
+        ("AUC, view shows label", "mean_zero_shot_auc_view"),
+        ("AUC, per study", "mean_zero_shot_auc_study"),
         ("I→T R@1", "image_to_text_R@1"),
         ("T→I R@1", "text_to_image_R@1"),
         ("view probe acc.", "view_probe_accuracy"),

@@ -127,25 +127,98 @@ def zero_shot_probabilities(model: EchoVLM, image: torch.Tensor, labels: list[st
     return probabilities
 
 
-def zero_shot_auc(model: EchoVLM, embedded: Embedded) -> dict[str, Any]:
-    """Return AUC per label (None when the test split lacks either class) and the mean of the defined ones."""
+def labels_shown(meta: dict[str, Any]) -> set[str]:
+    """Return the labels that the caption template of a clip's view can state.
+
+    The template is the one the EchoGround caption writer picks (fine view for B-mode and M-mode,
+    coarse view for Doppler, the study-level template for an uncertain view). Its labels are its
+    findings and the grade labels of its measurements. A label outside this set has no evidence in the
+    clip's image, because each view shows only some structures.
+    """
+    from echoground.captions.compose import select_template
+    from echoground.captions.records import ClipInput
+    from echoground.captions.templates import load_templates
+
+    templates = load_templates()
+    clip = ClipInput(
+        clip_id=str(meta.get("clip_id", "")),
+        subject_id=int(meta.get("subject_id") or 0),
+        study_id=int(meta.get("study_id") or 0),
+        clip_kind=str(meta.get("clip_kind") or ""),
+        view=meta.get("view"),
+        view_coarse=meta.get("view_coarse"),
+    )
+    template = select_template(clip, templates) or templates.study_level
+    shown = set(template.findings)
+    for key in template.measurements:
+        measurement = templates.measurements.get(key)
+        if measurement is not None and measurement.grade_label:
+            shown.add(measurement.grade_label)
+    return shown
+
+
+def _auc(truth: list[int], scores: list[float]) -> float | None:
     from sklearn.metrics import roc_auc_score
 
+    positives = sum(truth)
+    return float(roc_auc_score(truth, scores)) if 0 < positives < len(truth) else None
+
+
+def _mean(values: list[float | None]) -> float | None:
+    defined = [value for value in values if value is not None]
+    return float(np.mean(defined)) if defined else None
+
+
+def zero_shot_auc(model: EchoVLM, embedded: Embedded) -> dict[str, Any]:
+    """Return zero-shot AUC per label, three ways, and the mean of each over the labels where it is defined.
+
+    - ``auc``: every test clip, whatever its view.
+    - ``auc_view``: only clips whose view can show the label (see :func:`labels_shown`).
+    - ``auc_study``: one score per study, the mean P(present) over its clips that can show the label.
+      Labels are study-level facts, so this is the clinical question.
+
+    An AUC is None when the test split lacks either class. Uncertain and not_assessed states are left out.
+    """
     labels = list(load_prompts())
     probabilities = zero_shot_probabilities(model, embedded.image, labels)
+    shown = [labels_shown(meta) for meta in embedded.meta]
     per_label: dict[str, Any] = {}
     for label in labels:
-        truth, scores = [], []
+        truth, scores, view_truth, view_scores = [], [], [], []
+        study_scores: dict[Any, list[float]] = defaultdict(list)
+        study_truth: dict[Any, int] = {}
         for index, meta in enumerate(embedded.meta):
             state = (meta.get("labels") or {}).get(label, {}).get("state")
-            if state in ("present", "absent"):
-                truth.append(1 if state == "present" else 0)
-                scores.append(probabilities[label][index])
-        positives = sum(truth)
-        auc = roc_auc_score(truth, scores) if 0 < positives < len(truth) else None
-        per_label[label] = {"auc": auc, "present": positives, "absent": len(truth) - positives}
-    defined = [entry["auc"] for entry in per_label.values() if entry["auc"] is not None]
-    return {"per_label": per_label, "mean_auc": float(np.mean(defined)) if defined else None}
+            if state not in ("present", "absent"):
+                continue
+            value = 1 if state == "present" else 0
+            score = float(probabilities[label][index])
+            truth.append(value)
+            scores.append(score)
+            if label in shown[index]:
+                view_truth.append(value)
+                view_scores.append(score)
+                study_scores[meta.get("study_id")].append(score)
+                study_truth[meta.get("study_id")] = value
+        studies = list(study_scores)
+        per_label[label] = {
+            "auc": _auc(truth, scores),
+            "auc_view": _auc(view_truth, view_scores),
+            "auc_study": _auc(
+                [study_truth[key] for key in studies], [np.mean(study_scores[key]) for key in studies]
+            ),
+            "present": sum(truth),
+            "absent": len(truth) - sum(truth),
+            "view_clips": len(view_truth),
+            "studies": len(studies),
+            "studies_present": sum(study_truth[key] for key in studies),
+        }
+    return {
+        "per_label": per_label,
+        "mean_auc": _mean([entry["auc"] for entry in per_label.values()]),
+        "mean_auc_view": _mean([entry["auc_view"] for entry in per_label.values()]),
+        "mean_auc_study": _mean([entry["auc_study"] for entry in per_label.values()]),
+    }
 
 
 def retrieval_recall(embedded: Embedded, ks: tuple[int, ...] = RECALL_KS) -> dict[str, Any]:

@@ -62,14 +62,25 @@ def write_report(metrics: dict[str, Any], out_dir: Path) -> Path:
         "",
         "## Zero-shot classification",
         "",
-        f"Mean AUC over labels with both classes in the test split: **{_format(zero_shot['mean_auc'])}**.",
+        "Mean AUC over labels with both classes in the test split, counted three ways:",
+        "",
+        f"- every clip: **{_format(zero_shot['mean_auc'])}**;",
+        f"- clips whose view can show the label (its caption template states it): "
+        f"**{_format(zero_shot.get('mean_auc_view'))}**;",
+        f"- per study, mean P(present) over those clips: **{_format(zero_shot.get('mean_auc_study'))}**.",
+        "",
         "Samples whose label state is uncertain or not_assessed are left out of that label's AUC.",
         "",
-        "| label | AUC | present | absent |",
-        "|---|---|---|---|",
+        "| label | AUC, all clips | AUC, view shows label | AUC, per study | present / absent clips | "
+        "studies (present) |",
+        "|---|---|---|---|---|---|",
     ]
     for label, entry in zero_shot["per_label"].items():
-        lines.append(f"| {label} | {_format(entry['auc'])} | {entry['present']} | {entry['absent']} |")
+        lines.append(
+            f"| {label} | {_format(entry['auc'])} | {_format(entry.get('auc_view'))} | "
+            f"{_format(entry.get('auc_study'))} | {entry['present']} / {entry['absent']} | "
+            f"{entry.get('studies', 'n/a')} ({entry.get('studies_present', 'n/a')}) |"
+        )
     lines += [
         "",
         "## Retrieval",

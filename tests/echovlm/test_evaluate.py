@@ -12,7 +12,15 @@ from click.testing import CliRunner
 
 from echovlm.cli import main
 from echovlm.data import LoaderConfig
-from echovlm.evaluate import Embedded, negation_probe, negative_kind, retrieval_recall, view_probe
+from echovlm.evaluate import (
+    Embedded,
+    labels_shown,
+    negation_probe,
+    negative_kind,
+    retrieval_recall,
+    view_probe,
+    zero_shot_auc,
+)
 from echovlm.losses import LossConfig
 from echovlm.model import EchoVLMConfig
 from echovlm.train import TrainConfig, train
@@ -179,3 +187,53 @@ def test_export_matches_trained_model(run_dir: Path, tmp_path: Path) -> None:
     trained = EchoVLM.from_pretrained(run_dir / "model")
     texts = ["No mitral regurgitation.", "Severe aortic stenosis."]
     assert torch.allclose(exported.embed_texts(texts), trained.embed_texts(texts), atol=1e-6)
+
+
+def test_labels_shown_follow_caption_templates() -> None:
+    plax = labels_shown({"clip_kind": "b_mode_2d", "view": "PLAX", "view_coarse": "PLAX"})
+    assert {"lv_dilation", "lv_hypertrophy", "aortic_stenosis", "pericardial_effusion"} <= plax
+    assert "mitral_regurgitation" not in plax
+    doppler = labels_shown({"clip_kind": "color_doppler", "view": "A4C", "view_coarse": "Apical_Doppler"})
+    assert "mitral_regurgitation" in doppler
+    assert "lv_hypertrophy" not in doppler
+    uncertain = labels_shown({"clip_kind": "b_mode_2d", "view": "uncertain", "view_coarse": "uncertain"})
+    assert "lv_systolic_dysfunction" in uncertain
+    # A4C states LVEF, whose grade label is LV systolic dysfunction, and TAPSE for the RV.
+    a4c = labels_shown({"clip_kind": "b_mode_2d", "view": "A4C", "view_coarse": "A4C"})
+    assert {"lv_systolic_dysfunction", "rv_systolic_dysfunction", "la_enlargement"} <= a4c
+
+
+def test_zero_shot_auc_by_view_and_study(monkeypatch) -> None:
+    """A PSAX_APEX clip cannot show LV dilation, so it counts only in the all-clips AUC."""
+    views = ["PLAX", "PLAX", "PLAX", "PSAX_APEX"]
+    studies = [1, 1, 2, 2]
+    states = {1: "present", 2: "absent"}
+    embedded = _embedded(image=[[1, 0]] * 4, text=[[1, 0]] * 4, studies=studies)
+    embedded.meta = [
+        {
+            "study_id": study,
+            "subject_id": study,
+            "clip_kind": "b_mode_2d",
+            "view": view,
+            "view_coarse": view,
+            "labels": {"lv_dilation": {"state": states[study]}},
+        }
+        for view, study in zip(views, studies, strict=True)
+    ]
+    scores = np.array([0.9, 0.3, 0.4, 0.95])
+
+    def fixed(model, image, labels):
+        return {label: scores for label in labels}
+
+    monkeypatch.setattr("echovlm.evaluate.zero_shot_probabilities", fixed)
+    result = zero_shot_auc(model=None, embedded=embedded)
+    entry = result["per_label"]["lv_dilation"]
+    # All clips: present 0.9, 0.3 against absent 0.4, 0.95 -> 1 of 4 pairs ordered right.
+    assert entry["auc"] == pytest.approx(0.25)
+    # Without the PSAX_APEX clip: 0.9 > 0.4 and 0.3 < 0.4.
+    assert entry["auc_view"] == pytest.approx(0.5)
+    # Per study over the PLAX clips: study 1 mean 0.6 against study 2 mean 0.4.
+    assert entry["auc_study"] == pytest.approx(1.0)
+    assert (entry["view_clips"], entry["studies"], entry["studies_present"]) == (3, 2, 1)
+    assert result["per_label"]["mitral_regurgitation"]["auc"] is None
+    assert result["mean_auc_study"] == pytest.approx(1.0)
