@@ -43,10 +43,13 @@ def run_ablation(
     shards: Path | None = None,
     image_size: int = 64,
     variants: tuple[str, ...] = tuple(VARIANTS),
+    evaluate_only: bool = False,
 ) -> dict:
     """Train and evaluate the chosen variants; return ``{variant: metrics summary}``.
 
     Without ``shards``, synthetic shards of ``subjects`` patients are written to ``out_dir/shards``.
+    With ``evaluate_only``, nothing is trained: each variant's exported model from an earlier run in
+    ``out_dir`` is evaluated again. Its training minutes come from the earlier ``ablation.json``.
     """
     unknown = [name for name in variants if name not in VARIANTS]
     if unknown:
@@ -65,6 +68,8 @@ def run_ablation(
     if not (text_model / "config.json").is_file():
         write_tiny_text_model(text_model, seed=seed)
 
+    previous_path = out_dir / "ablation.json"
+    previous = json.loads(previous_path.read_text(encoding="utf-8")) if previous_path.is_file() else {}
     results = {}
     for name in variants:
         loss = VARIANTS[name]
@@ -83,16 +88,26 @@ def run_ablation(
             threads=threads,
             resume=False,
         )
-        start = time.perf_counter()
-        result = train(shards, run_dir, config)
-        minutes = (time.perf_counter() - start) / 60
+        if evaluate_only:
+            model_dir = run_dir / "model"
+            if not (model_dir / "config.json").is_file():
+                raise FileNotFoundError(
+                    f"exported model not found in {model_dir}; run the ablation without --evaluate-only first"
+                )
+            minutes = previous.get(name, {}).get("train_minutes")
+            final_loss = previous.get(name, {}).get("final_train_loss")
+        else:
+            start = time.perf_counter()
+            result = train(shards, run_dir, config)
+            minutes = round((time.perf_counter() - start) / 60, 2)
+            model_dir, final_loss = result.model_dir, result.final_loss
         metrics = evaluate(
-            result.model_dir, shards, run_dir / "evaluation", LoaderConfig(batch_size=64, num_workers=1)
+            model_dir, shards, run_dir / "evaluation", LoaderConfig(batch_size=64, num_workers=1)
         )
         results[name] = {
             "loss": loss.to_dict(),
-            "train_minutes": round(minutes, 2),
-            "final_train_loss": result.final_loss,
+            "train_minutes": minutes,
+            "final_train_loss": final_loss,
             "mean_zero_shot_auc": metrics["zero_shot"]["mean_auc"],
             "mean_zero_shot_auc_view": metrics["zero_shot"]["mean_auc_view"],
             "mean_zero_shot_auc_study": metrics["zero_shot"]["mean_auc_study"],
@@ -152,6 +167,11 @@ def _write_table(results: dict, path: Path) -> None:
 )
 @click.option("--image-size", default=64, show_default=True, help="Image encoder input side, in pixels.")
 @click.option(
+    "--evaluate-only",
+    is_flag=True,
+    help="Evaluate the models of an earlier run in OUT again, e.g. after a prompt change; train nothing.",
+)
+@click.option(
     "--variant",
     "variants",
     multiple=True,
@@ -168,11 +188,21 @@ def main(
     shards: Path | None,
     image_size: int,
     variants: tuple[str, ...],
+    evaluate_only: bool,
 ) -> None:
     """Run the loss ablation and print the results table."""
     setup_logging()
     run_ablation(
-        out_dir, subjects, steps, batch_size, seed, threads, shards, image_size, variants or tuple(VARIANTS)
+        out_dir,
+        subjects,
+        steps,
+        batch_size,
+        seed,
+        threads,
+        shards,
+        image_size,
+        variants or tuple(VARIANTS),
+        evaluate_only,
     )
     click.echo((out_dir / "ablation.md").read_text(encoding="utf-8"))
 

@@ -1,7 +1,7 @@
 """Zero-shot prompts per canonical label, written from the EchoGround caption templates.
 
 The prompts use the caption writer's own sentences (``echoground/captions/templates.yaml``), so the
-text encoder sees at evaluation the wording it was trained on, and a change of caption wording
+text encoder gets at evaluation the wording it was trained on, and a change of caption wording
 changes the prompts with it:
 
 - present: the ``finding_present`` sentence at each severity word of the finding ("Moderate mitral

@@ -36,6 +36,27 @@ def test_ablation_on_existing_shards(synthetic_shards: Path, tmp_path: Path) -> 
     table = (tmp_path / "ablation" / "ablation.md").read_text()
     assert "| clip+negation |" in table
 
+    again = run_ablation(
+        tmp_path / "ablation",
+        subjects=0,
+        steps=2,
+        batch_size=8,
+        seed=0,
+        threads=1,
+        shards=synthetic_shards,
+        image_size=32,
+        variants=("clip",),
+        evaluate_only=True,
+    )
+    # The same exported model gives the same metrics, and the training minutes are carried over.
+    assert again["clip"]["mean_zero_shot_auc"] == results["clip"]["mean_zero_shot_auc"]
+    assert again["clip"]["train_minutes"] == results["clip"]["train_minutes"]
+
+
+def test_evaluate_only_needs_trained_models(synthetic_shards: Path, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="exported model not found"):
+        run_ablation(tmp_path, 0, 1, 8, 0, 1, shards=synthetic_shards, variants=("clip",), evaluate_only=True)
+
 
 def test_ablation_rejects_unknown_variant(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="clip\\+magic"):
