@@ -22,12 +22,17 @@ FrameLoader = Callable[[Mapping[str, Any]], np.ndarray]
 
 @dataclass(frozen=True)
 class ShardConfig:
-    """Shard settings: size limits per shard, whether to store all frames, and the JPEG quality."""
+    """Shard settings: size limits per shard, whether to store all frames, the JPEG quality and fsync.
+
+    ``fsync`` False skips the fsync before each rename (see :func:`write_split`), for file systems
+    where fsync is slow and a rerun after a power loss is acceptable.
+    """
 
     max_samples: int | None = 1000
     max_bytes: int | None = 512 * 1024**2
     include_frames: bool = True
     jpeg_quality: int = JPEG_QUALITY
+    fsync: bool = True
 
 
 def load_frames_from_path(clip: Mapping[str, Any]) -> np.ndarray:
@@ -93,7 +98,11 @@ def write_shards(
     for split, rows in caption_rows.items():
         samples = _samples(rows, clip_rows, labels_by_study, measurements_by_study, config, load_frames)
         summaries[split] = write_split(
-            samples, Path(shards_dir) / split, max_samples=config.max_samples, max_bytes=config.max_bytes
+            samples,
+            Path(shards_dir) / split,
+            max_samples=config.max_samples,
+            max_bytes=config.max_bytes,
+            fsync=config.fsync,
         )
     return summaries
 

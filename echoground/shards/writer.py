@@ -134,6 +134,7 @@ def write_split(
     split_dir: Path,
     max_samples: int | None = 1000,
     max_bytes: int | None = 512 * 1024**2,
+    fsync: bool = True,
 ) -> SplitSummary:
     """Write samples (in ascending key order) into the tar shards of one split folder.
 
@@ -144,6 +145,8 @@ def write_split(
         max_samples: maximum samples per shard; None for no limit.
         max_bytes: maximum tar size per shard in bytes (a single larger sample gets a shard of its own);
             None for no limit.
+        fsync: whether each file is fsynced before its rename. Without it a killed process still
+            leaves no partial file under a final name, but a power loss or kernel crash can.
 
     Raises:
         ValueError: on an invalid, repeated or out-of-order key, or a limit below 1.
@@ -162,7 +165,7 @@ def write_split(
     shard: _ShardFile | None = None
     previous_key: str | None = None
     # A background thread fsyncs and renames each full shard while the next one is written.
-    committer = _Committer()
+    committer = _Committer(fsync)
 
     try:
         for sample in samples:
@@ -198,11 +201,12 @@ def write_split(
         "index.json": json.dumps(index, indent=1, sort_keys=True).encode() + b"\n",
     }
     for name, data in metadata.items():
-        _write_atomic(split_dir / name, data)
+        _write_atomic(split_dir / name, data, fsync)
         checksums[name] = hashlib.sha256(data).hexdigest()
     lines = "".join(f"{digest}  {name}\n" for name, digest in sorted(checksums.items()))
-    _write_atomic(split_dir / "SHA256SUMS", lines.encode())
-    _fsync_dir(split_dir)
+    _write_atomic(split_dir / "SHA256SUMS", lines.encode(), fsync)
+    if fsync:
+        _fsync_dir(split_dir)
     logger.info("wrote %d samples in %d shards to %s", summary.samples, len(summary.sizes), split_dir)
     return summary
 
@@ -274,9 +278,10 @@ class _ShardFile:
         self.handle.flush()
         return self.offset, self.sha256.hexdigest()
 
-    def commit(self) -> None:
+    def commit(self, fsync: bool = True) -> None:
         """fsync the ``.partial`` file and rename it, so a shard's name appears only once it is on disk."""
-        os.fsync(self.handle.fileno())
+        if fsync:
+            os.fsync(self.handle.fileno())
         self.handle.close()
         os.replace(self.partial, self.path)
 
@@ -332,16 +337,17 @@ def _add_sample(
 class _Committer:
     """One background thread that commits finished shards in order; :meth:`wait` re-raises its errors."""
 
-    def __init__(self) -> None:
+    def __init__(self, fsync: bool = True) -> None:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-commit")
         self.futures: list[Future] = []
+        self.fsync = fsync
 
     def submit(self, shard: _ShardFile) -> None:
         """Queue ``shard`` for commit, first raising the error of any earlier commit that failed."""
         for future in self.futures:
             if future.done() and future.exception() is not None:
                 raise future.exception()
-        self.futures.append(self.pool.submit(shard.commit))
+        self.futures.append(self.pool.submit(shard.commit, self.fsync))
 
     def wait(self, raise_errors: bool = True) -> None:
         """Wait for every submitted commit, then raise the first error among them if ``raise_errors``.
@@ -367,12 +373,13 @@ def _close_shard(
     checksums[shard.path.name] = digest
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _write_atomic(path: Path, data: bytes, fsync: bool = True) -> None:
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
     with partial.open("wb") as handle:
         handle.write(data)
         handle.flush()
-        os.fsync(handle.fileno())
+        if fsync:
+            os.fsync(handle.fileno())
     os.replace(partial, path)
 
 

@@ -165,6 +165,19 @@ def test_failed_fsync_raises_and_shows_no_shard(tmp_path, monkeypatch):
     assert not (tmp_path / "SHA256SUMS").exists()
 
 
+def test_without_fsync_same_bytes_no_fsync_call(tmp_path, monkeypatch):
+    import os
+
+    write_split(samples(3), tmp_path / "durable", max_samples=2)
+    calls = []
+    monkeypatch.setattr(os, "fsync", lambda descriptor: calls.append(descriptor))
+    write_split(samples(3), tmp_path / "fast", max_samples=2, fsync=False)
+    assert calls == []
+    for name in ("shard-000000.tar", "shard-000001.tar", "SHA256SUMS", "index.json", "sizes.json"):
+        assert (tmp_path / "fast" / name).read_bytes() == (tmp_path / "durable" / name).read_bytes()
+    assert not list((tmp_path / "fast").glob("*.partial"))
+
+
 def test_sha256_matches_tarfile_archive(tmp_path):
     """The streamed digest and bytes equal a plain tarfile archive of the same members."""
     summary = write_split(samples(3), tmp_path / "ours", max_samples=2)
