@@ -8,11 +8,14 @@ import os
 from pathlib import Path
 
 import click
+import yaml
 
 logger = logging.getLogger(__name__)
 
 DEMO_COHORT = Path("demo/cohort")
 DEMO_RUN = Path("demo/run")
+# The same file as echoground.build.selection.PROFILES_FILE.
+PROFILES_FILE = Path(__file__).with_name("build") / "profiles.yaml"
 
 
 def prefect_environment(out: Path) -> dict[str, str]:
@@ -34,6 +37,11 @@ def prefect_environment(out: Path) -> dict[str, str]:
         "PREFECT_LOGGING_EXTRA_LOGGERS": "echoground,echovlm",
     }
     return {name: value for name, value in defaults.items() if name not in os.environ}
+
+
+def profile_names(path: Path = PROFILES_FILE) -> list[str]:
+    """Read the profile names of profiles.yaml, without importing echoground.build (which imports torch)."""
+    return list(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
 def _demo_cohort(cohort: Path) -> None:
@@ -123,9 +131,10 @@ def _parse_split_ratios(context: click.Context, parameter: click.Parameter, valu
 )
 @click.option(
     "--profile",
+    type=click.Choice(profile_names()),
     default="default",
     show_default=True,
-    help="Selection profile of echoground/build/profiles.yaml: 'default' or 'echoground-mimic'.",
+    help="Selection profile of echoground/build/profiles.yaml, which decides the clips that become samples.",
 )
 @click.option(
     "--view-model",

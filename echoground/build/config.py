@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from echoground.build.fingerprint import FingerprintMode
+from echoground.build.selection import get_profile
 from echoground.sources import MimicRoots
 from echoground.splits import DEFAULT_RATIOS, DEFAULT_SALT, check_ratios
 
@@ -72,6 +73,7 @@ class BuildConfig:
         if self.shard_max_samples < 1:
             raise ValueError(f"shard_max_samples must be at least 1, got {self.shard_max_samples}")
         object.__setattr__(self, "split_ratios", check_ratios(self.split_ratios))
+        get_profile(self.profile)
         if not self.split_salt:
             raise ValueError("split_salt must be a non-empty string")
         if self.fingerprint_mode not in ("content", "stat"):

@@ -66,7 +66,10 @@ def get_profile(name: str) -> Profile:
     """
     profiles = load_profiles()
     if name not in profiles:
-        raise ValueError(f"unknown selection profile {name!r}; profiles.yaml defines {sorted(profiles)}")
+        raise ValueError(
+            f"unknown selection profile {name!r}: {PROFILES_FILE} defines {sorted(profiles)}; "
+            "use one of them or add the profile to that file"
+        )
     return profiles[name]
 
 
