@@ -48,6 +48,17 @@ class ShardError(RuntimeError):
     """The shard folder is missing, empty or unreadable."""
 
 
+class TruncatedShardError(ShardError):
+    """A shard tar file is cut short, so the samples past the cut are lost."""
+
+
+# A complete tar file is a whole number of 512-byte blocks and ends with two zero blocks. Python's
+# tarfile, which the EchoGround writer and webdataset's TarWriter follow, also pads the file with zeros
+# to a whole record of 10240 bytes, but other tar writers may not, so only the block rules are checked.
+_TAR_BLOCK_BYTES = 512
+_TAR_END_BYTES = 2 * _TAR_BLOCK_BYTES
+
+
 @dataclass(frozen=True)
 class SplitShards:
     """The tar files of one split and the sample count recorded in its ``sizes.json`` (None if absent)."""
@@ -62,6 +73,7 @@ def find_shards(shards_dir: str | Path, split: str) -> SplitShards:
 
     Raises:
         ShardError: When the folder or split is missing, contains no tar file, or ``sizes.json`` is invalid.
+        TruncatedShardError: When a tar file is cut short (see :func:`check_shards_complete`).
     """
     root = Path(shards_dir)
     if not root.is_dir():
@@ -79,6 +91,7 @@ def find_shards(shards_dir: str | Path, split: str) -> SplitShards:
     empty = [tar.name for tar in tars if tar.stat().st_size == 0]
     if empty:
         raise ShardError(f"empty shard files in {directory}: {empty}; rebuild those shards")
+    check_shards_complete(tars)
 
     samples = None
     sizes_path = directory / "sizes.json"
@@ -94,6 +107,39 @@ def find_shards(shards_dir: str | Path, split: str) -> SplitShards:
     else:
         logger.warning("%s not found: the epoch length must be given explicitly", sizes_path)
     return SplitShards(split, tuple(str(tar) for tar in tars), samples)
+
+
+def check_shards_complete(tars: Iterable[Path]) -> None:
+    """Check that no tar file is cut short, reading only each file's size and its last 1024 bytes.
+
+    A tar file is truncated when its size is not a multiple of 512 bytes or it does not end with two
+    zero blocks. The loaders count read errors, not the samples lost past a cut, so without this check
+    an interrupted copy would train or score on part of the split.
+
+    NOTE: a cut at a 512-byte boundary right after 1024 or more zero bytes of member data passes this
+    check. ``sha256sum -c SHA256SUMS`` in a split folder written by the EchoGround writer detects it.
+
+    Raises:
+        TruncatedShardError: Naming each truncated file with its size.
+    """
+    problems = []
+    for tar in tars:
+        size = tar.stat().st_size
+        if size % _TAR_BLOCK_BYTES != 0:
+            problems.append(f"{tar} ({size} bytes, not a multiple of {_TAR_BLOCK_BYTES})")
+            continue
+        with tar.open("rb") as handle:
+            handle.seek(max(0, size - _TAR_END_BYTES))
+            tail = handle.read(_TAR_END_BYTES)
+        if len(tail) < _TAR_END_BYTES or tail.count(0) != len(tail):
+            problems.append(f"{tar} ({size} bytes, no end-of-archive zero blocks)")
+    if problems:
+        listed = "; ".join(problems[:5])
+        more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise TruncatedShardError(
+            f"{len(problems)} truncated shard file(s): {listed}{more}. Rebuild the shards (rerun "
+            "`echoground build`) or copy the files again from a complete build"
+        )
 
 
 class SkipCounter:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import io
 import itertools
+import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from echoground.shards import make_sample, write_split
 from echovlm.data import (
     LoaderConfig,
     SeededShardSampler,
     ShardError,
+    TruncatedShardError,
     build_loader,
     find_shards,
 )
@@ -59,6 +62,73 @@ def test_sizes_json_naming_missing_shard(sample_factory, shard_writer) -> None:
         find_shards(root, "train")
 
 
+def _write_real_shard(root: Path) -> Path:
+    """Write one shard of three 2-frame samples with the EchoGround writer and return its path."""
+    frames = np.random.default_rng(0).integers(0, 256, size=(2, 224, 224, 3), dtype=np.uint8)
+    samples = [
+        make_sample(f"k{index:03d}", frames[0], "Apical four-chamber view.", {"split": "train"}, frames)
+        for index in range(3)
+    ]
+    write_split(samples, root / "train", fsync=False)
+    return root / "train" / "shard-000000.tar"
+
+
+def test_intact_shard_passes_check(tmp_path: Path) -> None:
+    tar = _write_real_shard(tmp_path)
+    assert tar.stat().st_size % tarfile.RECORDSIZE == 0
+    assert find_shards(tmp_path, "train").urls == (str(tar),)
+
+
+# A positive cut keeps that many bytes from the start, and a negative one drops bytes from the end.
+@pytest.mark.parametrize(
+    ("cut", "reason"),
+    [
+        (-1, "not a multiple of 512"),
+        (-511, "not a multiple of 512"),
+        (-513, "not a multiple of 512"),
+        (-tarfile.RECORDSIZE, "no end-of-archive zero blocks"),
+        (100 * 512, "no end-of-archive zero blocks"),
+        (100 * 512 + 7, "not a multiple of 512"),
+        (512, "no end-of-archive zero blocks"),
+        (1024, "no end-of-archive zero blocks"),
+    ],
+)
+def test_truncated_shard_rejected(tmp_path: Path, cut: int, reason: str) -> None:
+    tar = _write_real_shard(tmp_path)
+    data = tar.read_bytes()
+    size = cut if cut > 0 else len(data) + cut
+    tar.write_bytes(data[:size])
+    with pytest.raises(TruncatedShardError) as raised:
+        find_shards(tmp_path, "train")
+    message = str(raised.value)
+    assert str(tar) in message
+    assert f"{size} bytes" in message
+    assert reason in message
+    assert "echoground build" in message
+
+
+def test_truncated_shards_listed_up_to_five(tmp_path: Path) -> None:
+    (tmp_path / "train").mkdir()
+    for index in range(7):
+        (tmp_path / "train" / f"shard-{index:06d}.tar").write_bytes(bytes(700))
+    with pytest.raises(TruncatedShardError) as raised:
+        find_shards(tmp_path, "train")
+    message = str(raised.value)
+    assert message.startswith("7 truncated shard file(s)")
+    assert "shard-000004.tar (700 bytes, not a multiple of 512)" in message
+    assert "shard-000005.tar" not in message
+    assert "and 2 more" in message
+
+
+def test_cut_in_record_padding_passes(tmp_path: Path) -> None:
+    # Python's tarfile pads to a whole 10240-byte record after the two end blocks. Losing part of that
+    # padding loses no sample, so the check accepts it.
+    tar = _write_real_shard(tmp_path)
+    data = tar.read_bytes()
+    tar.write_bytes(data[:-1024])
+    assert find_shards(tmp_path, "train").urls == (str(tar),)
+
+
 def test_bad_samples_skipped_and_counted(sample_factory, shard_writer, tiny_config: EchoVLMConfig) -> None:
     samples = [sample_factory(f"good{i}") for i in range(4)]
     no_caption = sample_factory("nocaption", txt=None)
@@ -86,9 +156,14 @@ def test_caption_falls_back_to_json(sample_factory, shard_writer, tiny_config: E
     assert batches[0]["captions"] == ["Apical four-chamber view. No mitral regurgitation."]
 
 
+def _garbage_tar(text: bytes) -> bytes:
+    """Return bytes that are no tar file but pass the size and end-block check of ``find_shards``."""
+    return text + bytes(-len(text) % 512) + bytes(1024)
+
+
 def test_corrupt_tar_skipped(sample_factory, shard_writer, tiny_config: EchoVLMConfig) -> None:
     root = shard_writer([sample_factory(f"k{i}") for i in range(4)], samples_per_shard=4)
-    (root / "train" / "shard-000001.tar").write_bytes(b"this is not a tar file" * 50)
+    (root / "train" / "shard-000001.tar").write_bytes(_garbage_tar(b"this is not a tar file" * 50))
     batches = _loader(root, tiny_config, train=False)
     assert sum(len(batch["keys"]) for batch in batches) == 4
     assert sum(batch["skipped"].get("unreadable_shard", 0) for batch in batches) >= 1
@@ -96,7 +171,7 @@ def test_corrupt_tar_skipped(sample_factory, shard_writer, tiny_config: EchoVLMC
 
 def test_all_corrupt_raises_instead_of_hanging(tmp_path: Path, tiny_config: EchoVLMConfig) -> None:
     (tmp_path / "train").mkdir()
-    (tmp_path / "train" / "shard-000000.tar").write_bytes(b"garbage" * 100)
+    (tmp_path / "train" / "shard-000000.tar").write_bytes(_garbage_tar(b"garbage" * 100))
     with pytest.raises(ShardError, match="consecutive"):
         _loader(tmp_path, tiny_config, train=True, max_consecutive_failures=20)
 
