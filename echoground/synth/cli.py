@@ -29,7 +29,8 @@ def _parse_range(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     type=click.IntRange(min=0),
     default=24,
     show_default=True,
-    help="Number of synthetic patients (count); each has 1-3 studies.",
+    help="Number of synthetic patients (count); each has 1-3 studies. With --real (the default) the "
+    "cohort has one more patient, so --patients 0 writes 1 patient.",
 )
 @click.option(
     "--seed",
@@ -78,7 +79,8 @@ def _parse_range(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     "--real/--no-real",
     default=True,
     show_default=True,
-    help="Add the real public echo DICOMs shipped by pydicom and pydicom-data as one extra patient.",
+    help="Add the real public echo DICOMs shipped by pydicom and pydicom-data as one extra patient, "
+    "on top of --patients.",
 )
 @click.option(
     "--progress/--no-progress",
