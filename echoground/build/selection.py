@@ -135,8 +135,12 @@ def select_clips(
     for index, clip in clips.iterrows():
         subject, study, clip_id = int(clip["subject_id"]), int(clip["study_id"]), str(clip["clip_id"])
         if keep[index]:
+            message = (
+                f"clip {clip_id} (study {study}, view {clip['view']!r}, kind {clip['clip_kind']}): "
+                f"kept by profile {profile.name}"
+            )
             entries.append(
-                LedgerEntry(STAGE, "clip", clip_id, Status.ACCEPTED, "selected", "", subject, study)
+                LedgerEntry(STAGE, "clip", clip_id, Status.ACCEPTED, "selected", message, subject, study)
             )
         else:
             reason = reasons[index]

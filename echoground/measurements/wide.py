@@ -154,9 +154,17 @@ def to_wide(long_df: pd.DataFrame) -> tuple[pd.DataFrame, Ledger]:
             str(row["measurement_id"]),
             Status.ACCEPTED,
             "tte_study",
+            f"measurement_id {row['measurement_id']}: test_type 'tte', "
+            f"{_count_values(row)} measurements kept in the wide row",
             subject_id=int(row["subject_id"]),
         )  # type: ignore[arg-type]
     return _frame(rows.values()), ledger
+
+
+def _count_values(row: dict[str, object]) -> int:
+    """Count the measurement columns of a wide row, without its ids and qualifier and range columns."""
+    meta = {"measurement_id", "subject_id", "measurement_datetime"}
+    return sum(1 for key in row if key not in meta and not key.endswith(("_qualifier", "_low", "_high")))
 
 
 def _convert(catalog, name: str, result: object, unit: object):

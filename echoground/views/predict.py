@@ -113,6 +113,25 @@ def _non_b_mode_row(
     }
 
 
+def _kind_message(clip_id: str, row: dict[str, Any], window: str | None) -> str:
+    return (
+        f"clip {clip_id}: view {row['view']!r} from its clip kind, not classified "
+        f"(coarse view {row['view_coarse']!r}, acoustic window {window!r})"
+    )
+
+
+def _prediction_message(clip_id: str, view: str, top_class: str, confidence: float, threshold: float) -> str:
+    if view == UNCERTAIN:
+        return (
+            f"clip {clip_id}: view uncertain, top class {top_class!r} has confidence {confidence:.4f}, "
+            f"below the threshold {threshold:g}"
+        )
+    return (
+        f"clip {clip_id}: view {view!r} (class {top_class!r}) with confidence {confidence:.4f}, "
+        f"at or above the threshold {threshold:g}"
+    )
+
+
 def predict_clips(
     clips_df: pd.DataFrame,
     frames_dir: Path,
@@ -180,7 +199,7 @@ def predict_clips(
         window = clip.get("window")
         window = None if window is None or (isinstance(window, float) and math.isnan(window)) else str(window)
         rows[clip_id] = _non_b_mode_row(clip_id, str(clip["clip_kind"]), window, vocabulary)
-        record(clip, Status.ACCEPTED, "view_from_kind")
+        record(clip, Status.ACCEPTED, "view_from_kind", _kind_message(clip_id, rows[clip_id], window))
 
     for start in range(0, len(b_mode), batch_size):
         batch, frames = [], []
@@ -211,7 +230,11 @@ def predict_clips(
                 "view_confidence": confidence,
                 "view_probabilities": _probabilities_json(model.classes, clip_probabilities),
             }
-            record(clip, Status.ACCEPTED, "view_predicted" if view != UNCERTAIN else "view_uncertain")
+            top_class = model.classes[int(np.argmax(clip_probabilities))]
+            message = _prediction_message(clip_id, view, top_class, confidence, threshold)
+            record(
+                clip, Status.ACCEPTED, "view_predicted" if view != UNCERTAIN else "view_uncertain", message
+            )
 
     ordered = [rows[str(clip["clip_id"])] for clip in records]
     result = pd.DataFrame(ordered, columns=OUTPUT_COLUMNS)
