@@ -30,6 +30,9 @@ VARIANTS: dict[str, LossConfig] = {
     "clip+view": LossConfig(view_soft_target=0.5, view_cluster_weight=0.2),
     "clip+negation": LossConfig(negation_weight=0.5),
     "clip+view+negation": LossConfig(view_soft_target=0.5, view_cluster_weight=0.2, negation_weight=0.5),
+    "clip+view+negation-balanced": LossConfig(
+        view_soft_target=0.5, view_cluster_weight=0.2, negation_weight=0.5, negation_balance=True
+    ),
 }
 
 
@@ -176,7 +179,7 @@ def _write_table(results: dict, path: Path) -> None:
     "variants",
     multiple=True,
     type=click.Choice(list(VARIANTS)),
-    help="Variant to run; repeat for several (default: all four).",
+    help="Variant to run; repeat for several (default: all).",
 )
 def main(
     out_dir: Path,

@@ -26,6 +26,7 @@ import torch
 
 from echovlm.data import LoaderConfig, ShardError, build_loader, find_shards, load_coarse_views
 from echovlm.model import EchoVLM
+from echovlm.negatives import negative_kind
 from echovlm.prompts import load_prompts
 
 logger = logging.getLogger(__name__)
@@ -256,24 +257,6 @@ def view_probe(train: Embedded, test: Embedded, seed: int = 0) -> dict[str, Any]
         "classes": [views[index] for index in present],
         "confusion": confusion_matrix(truth, predicted, labels=present).tolist(),
     }
-
-
-def negative_kind(item: dict[str, Any], meta: dict[str, Any]) -> str:
-    """Return the flip kind of a counterfactual: ``grade``, or ``polarity`` with its direction.
-
-    A polarity flip of a finding the sample has is ``polarity:to_absent`` (the counterfactual denies
-    it), and of a finding it lacks ``polarity:to_present``. Captions mention absent findings far more
-    often than present ones, so the two directions are scored apart.
-    """
-    flip = str(item.get("flip", "unknown"))
-    if flip != "polarity":
-        return flip
-    state = ((meta.get("labels") or {}).get(item.get("label")) or {}).get("state")
-    if state == "present":
-        return "polarity:to_absent"
-    if state == "absent":
-        return "polarity:to_present"
-    return flip
 
 
 def negation_probe(embedded: Embedded) -> dict[str, Any]:

@@ -38,16 +38,29 @@ against its own counterfactual negatives ``w_ik`` (polarity or grade flipped, fr
 
 over the images B that have at least one negative, with the same targets Q as the base term.
 
+Direction balance (optional, ``negation_balance``). Captions state absent findings far more often than
+present ones, so most counterfactuals assert a finding the image lacks ("moderate X" for "no X").
+Trained on those alone, the text encoder can lower ``L_neg`` by learning that stated findings are
+unlikely, a prior that needs no image. With the balance on, each counterfactual k of kind d (polarity
+to present, polarity to absent, grade) enters ``Z_i`` with weight ``c_k = M / (D * M_d)``, where M is
+the number of counterfactuals in the batch, M_d the number of kind d and D the number of kinds
+present: every kind then carries the same total weight, and the rare denials of a finding the image
+has count as much as the common assertions.
+
 Total: ``L = L_clip(Q) + lambda_view * L_view + lambda_neg * L_neg``. With ``alpha = lambda_view =
 lambda_neg = 0`` it equals CLIP InfoNCE exactly.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from echovlm.negatives import negative_kind
 
 
 @dataclass
@@ -59,12 +72,15 @@ class LossConfig:
         view_cluster_weight: ``lambda_view``, weight of the supervised contrastive term over views.
         view_cluster_temperature: ``tau_v``, temperature of that term.
         negation_weight: ``lambda_neg``, weight of the counterfactual-negative term.
+        negation_balance: Whether counterfactual kinds get equal total weight in that term (see the
+            module docstring).
     """
 
     view_soft_target: float = 0.0
     view_cluster_weight: float = 0.0
     view_cluster_temperature: float = 0.1
     negation_weight: float = 0.0
+    negation_balance: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.view_soft_target <= 1.0:
@@ -146,6 +162,7 @@ def negation_loss(
     negative_valid: torch.Tensor,
     logit_scale: torch.Tensor,
     targets: torch.Tensor | None = None,
+    negative_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Return the image-to-text loss over the batch captions plus each image's own counterfactuals.
 
@@ -156,6 +173,8 @@ def negation_loss(
         negative_valid: ``(N, K)`` booleans, True where image i has a k-th negative.
         logit_scale: Softmax inverse temperature.
         targets: Soft targets Q ``(N, N)``; identity when None.
+        negative_weight: ``(N, K)`` positive weights ``c_k`` of the negatives in the partition function;
+            all 1 when None.
 
     Returns:
         The mean over images with at least one negative; 0 (attached to the graph) when there are none.
@@ -170,6 +189,9 @@ def negation_loss(
     padded[negative_valid] = negative_text
     batch_logits = logit_scale * image @ text.T
     negative_logits = logit_scale * torch.einsum("nd,nkd->nk", image, padded)
+    if negative_weight is not None:
+        # A weight c in the partition function is a shift of the logit by log c.
+        negative_logits = negative_logits + torch.log(negative_weight.clamp_min(1e-12))
     negative_logits = negative_logits.masked_fill(~negative_valid, float("-inf"))
     logits = torch.cat([batch_logits, negative_logits], dim=1)
     full_targets = torch.cat([targets, targets.new_zeros(count, slots)], dim=1)
@@ -177,6 +199,31 @@ def negation_loss(
     # Zero-target entries may be -inf (absent negatives); keep them out of the product to avoid 0 * inf.
     weighted = torch.where(full_targets[has_negative] > 0, full_targets[has_negative] * log_probability, 0.0)
     return -weighted.sum(dim=1).mean()
+
+
+def negative_kinds(batch: dict[str, Any]) -> list[list[str]]:
+    """Return the kind of each sampled counterfactual of each sample, in the order of ``negative_valid``.
+
+    The loader keeps the texts; the kind comes from the sample's ``negatives`` entry with the same
+    text and from its label state (see :func:`echovlm.negatives.negative_kind`). A text found in no
+    entry gets kind ``unknown``.
+    """
+    kinds = []
+    for meta, texts in zip(batch["meta"], batch["negatives"], strict=True):
+        by_text = {item.get("text"): item for item in meta.get("negatives") or []}
+        kinds.append([negative_kind(by_text[text], meta) if text in by_text else "unknown" for text in texts])
+    return kinds
+
+
+def balance_weights(kinds: list[list[str]], negative_valid: torch.Tensor) -> torch.Tensor:
+    """Return ``(N, K)`` weights ``c_k = M / (D * M_d)``: each counterfactual kind gets equal total weight."""
+    counts = Counter(kind for row in kinds for kind in row)
+    total = sum(counts.values())
+    weights = torch.ones(negative_valid.shape, dtype=torch.float32)
+    for row, row_kinds in enumerate(kinds):
+        for slot, kind in enumerate(row_kinds):
+            weights[row, slot] = total / (len(counts) * counts[kind])
+    return weights
 
 
 def echovlm_loss(
@@ -201,8 +248,11 @@ def echovlm_loss(
         total = total + config.view_cluster_weight * view
         parts["loss_view"] = float(view.detach())
     if config.negation_weight > 0 and "negative_text" in outputs:
+        weights = None
+        if config.negation_balance:
+            weights = balance_weights(negative_kinds(batch), batch["negative_valid"]).to(image.device)
         negation = negation_loss(
-            image, text, outputs["negative_text"], batch["negative_valid"], scale, targets
+            image, text, outputs["negative_text"], batch["negative_valid"], scale, targets, weights
         )
         total = total + config.negation_weight * negation
         parts["loss_negation"] = float(negation.detach())
