@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from echoground.logs import USER_INPUT_ERRORS, setup_logging, user_error_message
 from echovlm import __version__
@@ -61,7 +62,8 @@ def _read_config_file(path: Path | None) -> dict[str, Any]:
     return json.loads(text)
 
 
-# (option name, section of TrainConfig or None for top level, field, type, help)
+# (option name, section of TrainConfig or None for top level, field, type, help). The help shows the
+# TrainConfig default, which applies when neither the option nor --config sets a value.
 _TRAIN_OPTIONS: list[tuple[str, str | None, str, Any, str]] = [
     (
         "--image-model",
@@ -70,8 +72,14 @@ _TRAIN_OPTIONS: list[tuple[str, str | None, str, Any, str]] = [
         str,
         "Image backbone: torchvision name, tiny_cnn, or HF model dir.",
     ),
-    ("--image-weights", "model", "image_weights", str, "Starting weights file for a torchvision backbone."),
-    ("--image-size", "model", "image_size", int, "Input image side, in pixels."),
+    (
+        "--image-weights",
+        "model",
+        "image_weights",
+        str,
+        "Starting weights file for a torchvision backbone (default: none, random initialisation).",
+    ),
+    ("--image-size", "model", "image_size", click.IntRange(min=32), "Input image side, in pixels."),
     (
         "--temporal-pooling",
         "model",
@@ -86,43 +94,117 @@ _TRAIN_OPTIONS: list[tuple[str, str | None, str, Any, str]] = [
         str,
         "Text model: HF name in the local cache or a local directory.",
     ),
-    ("--text-max-length", "model", "text_max_length", int, "Maximum caption length, in tokens."),
+    (
+        "--text-max-length",
+        "model",
+        "text_max_length",
+        click.IntRange(min=8),
+        "Maximum caption length, in tokens.",
+    ),
     (
         "--text-trainable-layers",
         "model",
         "text_trainable_layers",
-        int,
-        "Top text layers that train (0: none).",
+        click.IntRange(min=0),
+        "Top text layers that train (0: none; default: all).",
     ),
-    ("--embed-dim", "model", "embed_dim", int, "Size of the shared embedding space."),
-    ("--batch-size", "loader", "batch_size", int, "Samples per batch on each process."),
-    ("--workers", "loader", "num_workers", int, "Data loader worker processes per training process."),
-    ("--num-frames", "loader", "num_frames", int, "Frames per clip read from KEY.npy (1: key frame only)."),
-    ("--max-negatives", "loader", "max_negatives", int, "Counterfactual captions per sample per step."),
+    ("--embed-dim", "model", "embed_dim", click.IntRange(min=1), "Size of the shared embedding space."),
+    (
+        "--batch-size",
+        "loader",
+        "batch_size",
+        click.IntRange(min=2),
+        "Samples per batch on each process; at least 2, because the contrastive loss contrasts each "
+        "sample with the others of its batch.",
+    ),
+    (
+        "--workers",
+        "loader",
+        "num_workers",
+        click.IntRange(min=0),
+        "Data loader worker processes per training process (0: load in the training process).",
+    ),
+    (
+        "--num-frames",
+        "loader",
+        "num_frames",
+        click.IntRange(min=1),
+        "Frames per clip, sampled evenly from the clip's frame array in the shard (1: the key frame "
+        "image only).",
+    ),
+    (
+        "--max-negatives",
+        "loader",
+        "max_negatives",
+        click.IntRange(min=0),
+        "Counterfactual captions per sample per step.",
+    ),
     (
         "--view-soft-target",
         "loss",
         "view_soft_target",
-        float,
-        "Target mass of same-view same-findings pairs.",
+        click.FloatRange(0.0, 1.0),
+        "Target mass of same-view same-findings pairs, from 0 (plain CLIP targets) to 1 (full positives).",
     ),
-    ("--view-cluster-weight", "loss", "view_cluster_weight", float, "Weight of the view clustering term."),
-    ("--negation-weight", "loss", "negation_weight", float, "Weight of the counterfactual-negative term."),
-    ("--steps", None, "steps", int, "Optimizer steps to train for."),
+    (
+        "--view-cluster-weight",
+        "loss",
+        "view_cluster_weight",
+        click.FloatRange(min=0.0),
+        "Weight of the view clustering term (0: off).",
+    ),
+    (
+        "--negation-weight",
+        "loss",
+        "negation_weight",
+        click.FloatRange(min=0.0),
+        "Weight of the counterfactual-negative term (0: off).",
+    ),
+    ("--steps", None, "steps", click.IntRange(min=1), "Optimizer steps to train for."),
     (
         "--samples-per-epoch",
         None,
         "samples_per_epoch",
-        int,
-        "Samples per epoch, all processes (default: sizes.json).",
+        click.IntRange(min=1),
+        "Samples per epoch, all processes (default: the total in the train split's sizes.json).",
     ),
-    ("--lr", None, "learning_rate", float, "Peak learning rate."),
-    ("--warmup-steps", None, "warmup_steps", int, "Linear warm-up, in optimizer steps."),
-    ("--accumulation-steps", None, "accumulation_steps", int, "Micro-batches per optimizer step."),
+    ("--lr", None, "learning_rate", click.FloatRange(min=0.0, min_open=True), "Peak learning rate."),
+    (
+        "--warmup-steps",
+        None,
+        "warmup_steps",
+        click.IntRange(min=0),
+        "Linear warm-up, in optimizer steps (0: none).",
+    ),
+    (
+        "--accumulation-steps",
+        None,
+        "accumulation_steps",
+        click.IntRange(min=1),
+        "Micro-batches per optimizer step.",
+    ),
     ("--seed", None, "seed", int, "Seed of initialisation and data order."),
-    ("--log-every", None, "log_every", int, "Optimizer steps between progress lines and CSV rows."),
-    ("--checkpoint-every", None, "checkpoint_every", int, "Optimizer steps between checkpoints."),
-    ("--val-every", None, "val_every", int, "Optimizer steps between validation losses (0: never)."),
+    (
+        "--log-every",
+        None,
+        "log_every",
+        click.IntRange(min=1),
+        "Optimizer steps between progress lines and CSV rows.",
+    ),
+    (
+        "--checkpoint-every",
+        None,
+        "checkpoint_every",
+        click.IntRange(min=1),
+        "Optimizer steps between checkpoints (one is always written at the end).",
+    ),
+    (
+        "--val-every",
+        None,
+        "val_every",
+        click.IntRange(min=0),
+        "Optimizer steps between validation losses (0: never).",
+    ),
     ("--device", None, "device", click.Choice(["auto", "cpu", "cuda"]), "Device to train on."),
     (
         "--precision",
@@ -131,13 +213,30 @@ _TRAIN_OPTIONS: list[tuple[str, str | None, str, Any, str]] = [
         click.Choice(["auto", "bf16", "fp32"]),
         "auto: bf16 on CUDA, fp32 on CPU.",
     ),
-    ("--threads", None, "threads", int, "torch CPU threads per process."),
+    (
+        "--threads",
+        None,
+        "threads",
+        click.IntRange(min=1),
+        "torch CPU threads per process (default: the torch default).",
+    ),
 ]
 
 
+def _option_parameter(name: str) -> str:
+    return name.lstrip("-").replace("-", "_")
+
+
 def _train_options(function: Any) -> Any:
-    for name, _, _, kind, help_text in reversed(_TRAIN_OPTIONS):
-        function = click.option(name, type=kind, default=None, help=help_text)(function)
+    """Add the ``_TRAIN_OPTIONS`` to ``function``, each with its TrainConfig default shown in the help."""
+    from echovlm.train import TrainConfig
+
+    defaults = TrainConfig().to_dict()
+    for name, section, field_name, kind, help_text in reversed(_TRAIN_OPTIONS):
+        default = defaults[section][field_name] if section else defaults[field_name]
+        function = click.option(
+            name, type=kind, default=default, show_default=default is not None, help=help_text
+        )(function)
     return function
 
 
@@ -165,15 +264,21 @@ def _train_options(function: Any) -> Any:
 @click.option("--no-resume", is_flag=True, help="Start afresh even if the run folder contains a checkpoint.")
 @_train_options
 def train(shards_dir: Path, out_dir: Path, config_path: Path | None, no_resume: bool, **options: Any) -> None:
-    """Train EchoVLM on WebDataset shards (run under torchrun for several GPUs or nodes)."""
+    """Train EchoVLM on WebDataset shards (run under torchrun for several GPUs or nodes).
+
+    Options given on the command line override --config, and the defaults shown apply to settings
+    that neither sets.
+    """
     from echovlm.train import TrainConfig
     from echovlm.train import train as run_training
 
+    context = click.get_current_context()
     values = _read_config_file(config_path)
     for name, section, field_name, _, _ in _TRAIN_OPTIONS:
-        value = options[name.lstrip("-").replace("-", "_")]
-        if value is None:
+        parameter = _option_parameter(name)
+        if context.get_parameter_source(parameter) is ParameterSource.DEFAULT:
             continue
+        value = options[parameter]
         target = values.setdefault(section, {}) if section else values
         target[field_name] = value
     if no_resume:

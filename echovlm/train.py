@@ -81,6 +81,32 @@ class TrainConfig:
     threads: int | None = None
     resume: bool = True
 
+    def __post_init__(self) -> None:
+        _check_minimums(
+            {
+                "steps": (self.steps, 1),
+                "samples_per_epoch": (self.samples_per_epoch, 1),
+                "warmup_steps": (self.warmup_steps, 0),
+                "accumulation_steps": (self.accumulation_steps, 1),
+                "log_every": (self.log_every, 1),
+                "checkpoint_every": (self.checkpoint_every, 1),
+                "val_every": (self.val_every, 0),
+                "val_batches": (self.val_batches, 1),
+                "threads": (self.threads, 1),
+                "model.embed_dim": (self.model.embed_dim, 1),
+                # The contrastive loss contrasts each sample with the others of its batch on the same
+                # process, so a batch of one sample gives a constant contrastive loss.
+                "loader.batch_size": (self.loader.batch_size, 2),
+                "loader.num_workers": (self.loader.num_workers, 0),
+                "loader.num_frames": (self.loader.num_frames, 1),
+                "loader.max_negatives": (self.loader.max_negatives, 0),
+            }
+        )
+        rate = self.learning_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+            hint = " (YAML 1.1 reads 1e-4 as a string: write 1.0e-4)" if isinstance(rate, str) else ""
+            raise ValueError(f"invalid training setting learning_rate={rate!r}: use a number > 0{hint}")
+
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
         values["model"] = self.model.to_dict()
@@ -93,6 +119,21 @@ class TrainConfig:
         loss = LossConfig(**values.pop("loss", {}))
         loader = LoaderConfig(**values.pop("loader", {}))
         return cls(model=model, loss=loss, loader=loader, **values)
+
+
+def _check_minimums(settings: dict[str, tuple[int | None, int]]) -> None:
+    """Raise ValueError naming the first setting that is not an integer at or above its minimum.
+
+    ``settings`` maps a config key to its value and minimum, and a value of None (unset) passes.
+    """
+    for key, (value, minimum) in settings.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(
+                f"invalid training setting {key}={value!r}: use an integer >= {minimum} "
+                "(in the --config file or the matching option)"
+            )
 
 
 @dataclass
@@ -384,7 +425,12 @@ def train(shards_dir: str | Path, out_dir: str | Path, config: TrainConfig) -> T
         model.save_pretrained(out_dir / MODEL_DIR)
         plot_curves(out_dir / "metrics.csv", out_dir / "curves.png")
         summary = asdict(result) | {"model_dir": str(result.model_dir), "world_size": dist.world_size}
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        # JSON has no NaN or infinity, so a diverged final loss is written as null.
+        if not math.isfinite(result.final_loss):
+            summary["final_loss"] = None
+        (out_dir / "summary.json").write_text(
+            json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        )
         if skipped:
             logger.warning("skipped samples during training: %s", dict(skipped))
         logger.info(
