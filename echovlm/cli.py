@@ -329,17 +329,38 @@ def train(shards_dir: Path, out_dir: Path, config_path: Path | None, no_resume: 
     required=True,
     help="Folder for metrics.json, report.md and plots.",
 )
-@click.option("--batch-size", type=int, default=64, show_default=True, help="Samples per batch.")
-@click.option("--workers", type=int, default=2, show_default=True, help="Data loader worker processes.")
-@click.option("--num-frames", type=int, default=1, show_default=True, help="Frames per clip from KEY.npy.")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Samples per batch."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Data loader worker processes (0: load in the main process).",
+)
+@click.option(
+    "--num-frames",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Frames per clip, sampled evenly from the clip's frame array in the shard (1: the key frame "
+    "image only).",
+)
 @click.option(
     "--probe-samples",
-    type=int,
+    type=click.IntRange(min=1),
     default=5000,
     show_default=True,
     help="Maximum samples of the val (or train) split that fit the view probe.",
 )
-@click.option("--device", default="cpu", show_default=True, help="torch device to run on, e.g. cpu or cuda.")
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="cpu",
+    show_default=True,
+    help="Device to run on (auto: CUDA when available, else CPU).",
+)
 @click.pass_context
 def evaluate(
     context: click.Context,
@@ -360,6 +381,7 @@ def evaluate(
     EchoVLM is scored on the test split: zero-shot AUC, retrieval, view probe and negation probe.
     A downstream run is scored with Dice per structure or landmark error in mm.
     """
+    device = _resolve_device(device)
     if finetune_run is not None:
         if dataset_root is None:
             raise click.UsageError("--run needs --dataset-root, the dataset the model was fine-tuned on")
@@ -387,6 +409,19 @@ def evaluate(
     metrics = run_evaluation(model_dir, shards_dir, out_dir, loader, probe_samples, device)
     click.echo(f"mean zero-shot AUC: {metrics['zero_shot']['mean_auc']}")
     click.echo(f"report: {out_dir / 'report.md'}")
+
+
+def _resolve_device(device: str) -> str:
+    """Map ``auto`` to ``cuda`` or ``cpu``, and reject ``cuda`` on a machine without CUDA."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise click.BadParameter(
+            "'cuda' was requested but CUDA is not available: use cpu or auto", param_hint="--device"
+        )
+    return device
 
 
 @main.command("zero-shot")

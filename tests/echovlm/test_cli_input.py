@@ -7,8 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
+import echovlm.evaluate as evaluate_module
 import echovlm.train as train_module
 from echovlm.cli import _TRAIN_OPTIONS, main
 from echovlm.cli import train as train_command
@@ -230,3 +232,77 @@ def test_summary_json_has_no_nan(
     summary = json.loads(text, parse_constant=lambda name: pytest.fail(f"summary.json contains {name}"))
     assert summary["final_loss"] is None
     assert summary["steps"] == 1
+
+
+# Evaluate options: (option, first rejected value, lowest accepted value).
+EVALUATE_RANGES = [
+    ("--batch-size", "0", "1"),
+    ("--probe-samples", "0", "1"),
+    ("--num-frames", "0", "1"),
+    ("--workers", "-1", "0"),
+]
+
+
+@pytest.fixture
+def captured_evaluate(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """Replace the evaluation with one that records its arguments and returns at once."""
+    calls: list[tuple] = []
+
+    def fake_evaluate(*arguments: object) -> dict:
+        calls.append(arguments)
+        return {"zero_shot": {"mean_auc": 0.5}}
+
+    monkeypatch.setattr(evaluate_module, "evaluate", fake_evaluate)
+    return calls
+
+
+def _evaluate_arguments(tmp_path: Path, *extra: str) -> list[str]:
+    model = tmp_path / "model"
+    model.mkdir(exist_ok=True)
+    return ["evaluate", "--model", str(model), "--shards", str(tmp_path), "--out", str(tmp_path), *extra]
+
+
+@pytest.mark.parametrize(("option", "rejected", "accepted"), EVALUATE_RANGES)
+def test_evaluate_option_out_of_range(
+    option: str, rejected: str, accepted: str, captured_evaluate: list, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(main, _evaluate_arguments(tmp_path, f"{option}={rejected}"))
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}': {rejected}" in result.output
+    assert captured_evaluate == []
+
+    result = CliRunner().invoke(main, _evaluate_arguments(tmp_path, f"{option}={accepted}"))
+    assert result.exit_code == 0, result.output
+    assert len(captured_evaluate) == 1
+
+
+def test_evaluate_passes_checked_values(captured_evaluate: list, tmp_path: Path) -> None:
+    arguments = ["--batch-size", "3", "--workers", "0", "--num-frames", "2", "--probe-samples", "7"]
+    result = CliRunner().invoke(main, _evaluate_arguments(tmp_path, *arguments))
+    assert result.exit_code == 0, result.output
+    _, _, _, loader, probe_samples, device = captured_evaluate[0]
+    assert (loader.batch_size, loader.num_workers, loader.num_frames) == (3, 0, 2)
+    assert probe_samples == 7
+    assert device == "cpu"
+
+
+def test_evaluate_rejects_unknown_device(captured_evaluate: list, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, _evaluate_arguments(tmp_path, "--device", "nonsense"))
+    assert result.exit_code == 2
+    assert "Invalid value for '--device': 'nonsense' is not one of" in result.output
+    assert "Traceback" not in result.output
+    assert captured_evaluate == []
+
+
+def test_evaluate_auto_device_resolved(captured_evaluate: list, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, _evaluate_arguments(tmp_path, "--device", "auto"))
+    assert result.exit_code == 0, result.output
+    assert captured_evaluate[0][-1] == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_evaluate_cuda_without_cuda(captured_evaluate: list, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, _evaluate_arguments(tmp_path, "--device", "cuda"))
+    assert result.exit_code == 2
+    assert "CUDA is not available" in result.output
+    assert captured_evaluate == []
