@@ -16,8 +16,9 @@ from typing import BinaryIO
 
 import pydicom
 from pydicom import uid
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from echoground.dicom.config import DicomConfig
 from echoground.dicom.errors import DicomRejected
@@ -41,6 +42,12 @@ PIXEL_DATA_TAG = 0x7FE00010
 ITEM_TAG = 0xFFFEE000
 SEQUENCE_DELIMITER_TAG = 0xFFFEE0DD
 UNDEFINED_LENGTH = 0xFFFFFFFF
+PREAMBLE_BYTES = 128
+# The File Meta Information starts after the preamble and 'DICM'. Its first element, (0002,0000) File
+# Meta Information Group Length, is 12 bytes (explicit VR 'UL') and counts the bytes that follow it.
+META_START = PREAMBLE_BYTES + 4
+META_GROUP_LENGTH_BYTES = 12
+REREAD_ADVICE = "the file is cut short; copy or download it again"
 
 
 @dataclass
@@ -95,8 +102,21 @@ def read_header(path: str | os.PathLike[str], config: DicomConfig | None = None)
     except OSError as error:
         raise DicomRejected("file_not_found", f"{path}: cannot be read ({error.strerror})") from error
 
-    with open(path, "rb") as fp:
-        dataset = _read_dataset(path, fp)
+    if os.path.isdir(path):
+        raise DicomRejected(
+            "not_dicom", f"{path}: is a directory, not a DICOM file; list the .dcm files inside it instead"
+        )
+    if file_size == 0:
+        raise DicomRejected(
+            "not_dicom", f"{path}: the file is empty (0 bytes); copy or download the DICOM file again"
+        )
+    try:
+        fp = open(path, "rb")  # noqa: SIM115 - closed by the with block below
+    except OSError as error:
+        raise DicomRejected("file_not_found", f"{path}: cannot be read ({error.strerror})") from error
+
+    with fp:
+        dataset = _read_dataset(path, fp, file_size)
         pixel_offset = fp.tell()
         info = _image_info(path, dataset)
         _check_size_limits(info, config)
@@ -106,16 +126,118 @@ def read_header(path: str | os.PathLike[str], config: DicomConfig | None = None)
     return info
 
 
-def _read_dataset(path: str, fp: BinaryIO) -> Dataset:
+def _read_dataset(path: str, fp: BinaryIO, file_size: int) -> Dataset:
+    """Read the header up to Pixel Data and reject a file that is not DICOM or ends inside its header."""
     try:
-        return pydicom.dcmread(fp, stop_before_pixels=True)
+        dataset = pydicom.dcmread(fp, stop_before_pixels=True)
     except InvalidDicomError as error:
-        raise DicomRejected("not_dicom", f"{path}: not a DICOM file ({error})") from error
-    except (EOFError, OSError, ValueError, struct.error, KeyError, TypeError) as error:
+        raise DicomRejected("not_dicom", _not_dicom_message(path, fp, file_size)) from error
+    except (
+        EOFError,
+        OSError,
+        ValueError,
+        struct.error,
+        KeyError,
+        TypeError,
+        BytesLengthException,
+    ) as error:
+        detail = f"{type(error).__name__}: {error}"
+        if fp.tell() >= file_size:
+            # The parser failed with nothing left to read, so the header is incomplete.
+            raise DicomRejected(
+                "truncated_file",
+                f"{path}: the file ends at byte {file_size} inside its header ({detail}); {REREAD_ADVICE}",
+            ) from error
         raise DicomRejected(
-            "unreadable_header",
-            f"{path}: the DICOM header cannot be parsed ({type(error).__name__}: {error})",
+            "unreadable_header", f"{path}: the DICOM header cannot be parsed ({detail})"
         ) from error
+    end = fp.tell()
+    if end >= file_size:
+        _check_header_complete(path, dataset, fp, file_size)
+        fp.seek(end)
+    return dataset
+
+
+def _not_dicom_message(path: str, fp: BinaryIO, file_size: int) -> str:
+    fp.seek(0)
+    start = fp.read(META_START)
+    if file_size < META_START:
+        lacks = (
+            f"it is only {file_size} bytes, shorter than the {PREAMBLE_BYTES}-byte preamble and the "
+            "'DICM' prefix that start every DICOM file"
+        )
+    elif start[PREAMBLE_BYTES:META_START] != b"DICM":
+        lacks = (
+            f"it has no 'DICM' prefix after the {PREAMBLE_BYTES}-byte preamble (its first bytes are "
+            f"{start[:16]!r})"
+        )
+    else:
+        lacks = "it has a 'DICM' prefix but no readable File Meta Information after it"
+    return (
+        f"{path}: not a DICOM file, because {lacks}; check that dicom_filepath in the record list "
+        "points at a .dcm file from the echo root"
+    )
+
+
+def _check_header_complete(path: str, dataset: Dataset, fp: BinaryIO, file_size: int) -> None:
+    """Reject a file whose header read ran into the end of the file in the middle of an element.
+
+    pydicom 3.0 stops without an error at the end of the file and keeps a value that is shorter than
+    its declared length, so a cut header would otherwise surface later as a missing tag.
+    """
+    group_length = dataset.file_meta.get("FileMetaInformationGroupLength")
+    if group_length is not None:
+        # A group length cut inside its own value is read as an empty value, not as an int.
+        declared = group_length if isinstance(group_length, int) else None
+        meta_end = None if declared is None else META_START + META_GROUP_LENGTH_BYTES + declared
+        if meta_end is None or meta_end > file_size:
+            raise DicomRejected(
+                "truncated_file",
+                f"{path}: the file ends at byte {file_size} inside its File Meta Information; "
+                f"{REREAD_ADVICE}",
+            )
+
+    last_start, last_element = -1, None
+    # Iterating the dataset would convert every raw element, but get_item keeps them raw.
+    for tag in dataset.keys():  # noqa: SIM118
+        element = dataset.get_item(tag)
+        start = element.value_tell if isinstance(element, RawDataElement) else element.file_tell
+        if start is not None and start > last_start:
+            last_start, last_element = start, element
+    if last_element is None:
+        raise DicomRejected(
+            "truncated_file",
+            f"{path}: the file ends at byte {file_size}, right after its File Meta Information, with no "
+            f"data elements; {REREAD_ADVICE}",
+        )
+
+    tag = last_element.tag
+    if isinstance(last_element, RawDataElement) and last_element.length != UNDEFINED_LENGTH:
+        complete = last_element.value_tell + last_element.length == file_size
+    else:
+        # An undefined-length value ends with a Sequence Delimitation Item of length 0.
+        fp.seek(max(file_size - 8, 0))
+        endian = "<" if dataset.is_little_endian else ">"
+        complete = fp.read(8) == struct.pack(f"{endian}HHI", 0xFFFE, 0xE0DD, 0)
+    if not complete:
+        raise DicomRejected(
+            "truncated_file",
+            f"{path}: the file ends at byte {file_size} inside header element ({tag.group:04X},"
+            f"{tag.element:04X}), before (7FE0,0010) 'Pixel Data'; {REREAD_ADVICE}",
+        )
+    # A cut between two elements leaves a well-formed but short header. Without Modality, or as an
+    # ultrasound header without the image size, it cannot be a complete image object. A complete
+    # header of another modality stays a wrong_modality skip, and a US header cut after Rows and
+    # Columns is rejected later as no_pixel_data.
+    modality = dataset.get("Modality")
+    image_size_missing = dataset.get("Rows") is None or dataset.get("Columns") is None
+    if not modality or (modality == "US" and image_size_missing):
+        missing = "(0008,0060) 'Modality'" if not modality else "(0028,0010) 'Rows', (0028,0011) 'Columns'"
+        raise DicomRejected(
+            "truncated_file",
+            f"{path}: the file ends at byte {file_size} after header element ({tag.group:04X},"
+            f"{tag.element:04X}), without {missing} or (7FE0,0010) 'Pixel Data'; {REREAD_ADVICE}",
+        )
 
 
 def _int_tag(path: str, dataset: Dataset, keyword: str, default: int | None = None) -> int | None:
@@ -275,7 +397,11 @@ def _probe_pixel_data(info: HeaderInfo, fp: BinaryIO, offset: int, file_size: in
     fp.seek(offset)
     head = fp.read(8)
     if len(head) < 8:
-        raise DicomRejected("no_pixel_data", f"{info.path}: the file has no (7FE0,0010) 'Pixel Data' element")
+        raise DicomRejected(
+            "no_pixel_data",
+            f"{info.path}: the file ends at byte {file_size} without a (7FE0,0010) 'Pixel Data' element; "
+            "if it is an image, it is cut short, so copy or download it again",
+        )
     group, element = struct.unpack(f"{endian}HH", head[:4])
     if (group << 16 | element) != PIXEL_DATA_TAG:
         raise DicomRejected(
