@@ -23,3 +23,11 @@ class DicomRejected(Exception):
     def __reduce__(self) -> tuple[type[DicomRejected], tuple[str, str, Status]]:
         # Lets worker processes send the rejection back through pickling.
         return (DicomRejected, (self.reason, self.message, self.status))
+
+
+class RecordListError(ValueError):
+    """A record list that the stage cannot use: a missing column or a bad value in one row.
+
+    The message names the row (counted from 1 after the header, with its CSV line number), the column
+    and the value, and tells how to correct it. The caller adds the record list's file name.
+    """

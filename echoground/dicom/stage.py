@@ -8,6 +8,7 @@ and returns the clips table and a ledger row for every input file.
 from __future__ import annotations
 
 import logging
+import posixpath
 import re
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,7 +23,7 @@ from PIL import Image
 from echoground.dicom.clip_kind import ClipKindDecision, decide_clip_kind
 from echoground.dicom.config import DicomConfig
 from echoground.dicom.decode import decode_frames
-from echoground.dicom.errors import DicomRejected
+from echoground.dicom.errors import DicomRejected, RecordListError
 from echoground.dicom.geometry import Geometry, apply_geometry, plan_geometry
 from echoground.dicom.header import HeaderInfo, read_header
 from echoground.dicom.key_frames import estimate_key_frames
@@ -274,26 +275,122 @@ def _run_task(task: _Task, frames_dir: str, config: DicomConfig) -> tuple[_Task,
         return task, DicomRejected("unexpected_error", f"{task.path}: {type(error).__name__}: {error}")
 
 
-def _records_to_tasks(records: pd.DataFrame, echo_root: Path) -> list[_Task]:
+def _records_to_tasks(
+    records: pd.DataFrame, echo_root: Path
+) -> tuple[list[_Task], list[tuple[_Task, DicomRejected]]]:
+    """Validate the record list and split it into files to process and rows settled without opening a file.
+
+    Rows whose path is absolute or leaves the echo root, and repeats of an earlier row's path or clip
+    id, are settled here, so no file outside the echo root is ever opened and no clip id is written
+    twice. The root check works on the path text after normalising ``.`` and ``..``. It does not
+    resolve symbolic links, so an echo root whose folders link to another disk still works.
+
+    Raises:
+        RecordListError: the ``dicom_filepath`` column is missing, or a row has an empty path or an id
+            that is not a whole number.
+    """
     if "dicom_filepath" not in records.columns:
-        raise ValueError(
-            f"record list has no 'dicom_filepath' column (columns: {list(records.columns)}); pass "
-            "echo-record-list.csv rows"
+        raise RecordListError(
+            f"the record list has no 'dicom_filepath' column (columns: {list(records.columns)}); it needs "
+            "the header subject_id,study_id,dicom_filepath as in echo-record-list.csv"
         )
-    tasks = []
-    for row in records.itertuples(index=False):
-        relative = str(row.dicom_filepath)
-        subject = getattr(row, "subject_id", None)
-        study = getattr(row, "study_id", None)
-        tasks.append(
-            _Task(
-                path=str(echo_root / relative),
-                relative_path=relative,
-                subject_id=None if subject is None or pd.isna(subject) else int(subject),
-                study_id=None if study is None or pd.isna(study) else int(study),
+    tasks: list[_Task] = []
+    settled: list[tuple[_Task, DicomRejected]] = []
+    first_row_of_path: dict[str, int] = {}
+    first_row_of_clip: dict[str, tuple[int, str]] = {}
+    for position, row in enumerate(records.itertuples(index=False)):
+        row_label = f"record list row {position + 1} (CSV line {position + 2})"
+        listed = _record_path(row.dicom_filepath, row_label)
+        subject = _record_id(getattr(row, "subject_id", None), "subject_id", row_label)
+        study = _record_id(getattr(row, "study_id", None), "study_id", row_label)
+        relative = posixpath.normpath(listed)
+        if posixpath.isabs(relative) or relative == ".." or relative.startswith("../"):
+            task = _Task(path=listed, relative_path=listed, subject_id=subject, study_id=study)
+            settled.append(
+                (
+                    task,
+                    DicomRejected(
+                        "path_outside_root",
+                        f"{row_label}: dicom_filepath {listed!r} points outside the echo root {echo_root}, "
+                        "so the file was not opened; list paths relative to the echo root, such as "
+                        "files/p10/p10000032/s90000001/90000001_0001.dcm",
+                    ),
+                )
             )
+            continue
+
+        task = _Task(
+            path=str(echo_root / relative), relative_path=relative, subject_id=subject, study_id=study
         )
-    return tasks
+        if relative in first_row_of_path:
+            first = first_row_of_path[relative]
+            settled.append(
+                (
+                    task,
+                    DicomRejected(
+                        "duplicate_record",
+                        f"{row_label}: dicom_filepath {listed!r} repeats record list row {first}; the "
+                        f"clip from row {first} is kept",
+                        Status.SKIPPED,
+                    ),
+                )
+            )
+            continue
+        first_row_of_path[relative] = position + 1
+
+        clip_id = clip_id_from_path(relative)
+        if clip_id in first_row_of_clip:
+            first, first_path = first_row_of_clip[clip_id]
+            settled.append(
+                (
+                    task,
+                    DicomRejected(
+                        "duplicate_clip_id",
+                        f"{row_label}: dicom_filepath {listed!r} gives the clip id {clip_id!r}, already "
+                        f"taken by {first_path!r} in record list row {first}; rename one of the files",
+                    ),
+                )
+            )
+            continue
+        first_row_of_clip[clip_id] = (position + 1, relative)
+        tasks.append(task)
+    return tasks, settled
+
+
+def _is_empty_cell(value: Any) -> bool:
+    # Covers None, NaN from float columns and pd.NA from "string" columns.
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
+def _record_path(value: Any, row_label: str) -> str:
+    if _is_empty_cell(value) or not str(value).strip():
+        raise RecordListError(
+            f"{row_label}: column 'dicom_filepath' is empty; fill in the DICOM path relative to the echo "
+            "root or delete the row"
+        )
+    return str(value).strip()
+
+
+def _record_id(value: Any, column: str, row_label: str) -> int | None:
+    """Return a subject or study id from the record list, or None for an empty cell."""
+    if _is_empty_cell(value):
+        return None
+    if isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        # A column with an empty cell is read as floats, so 10000032.0 is a valid id.
+        number = float(text)
+    except ValueError:
+        number = float("nan")
+    if number.is_integer() and number >= 0:
+        return int(number)
+    raise RecordListError(
+        f"{row_label}: column {column!r} has the value {text!r}, which is not a whole number of 0 or more; "
+        "correct it, or leave the cell empty to take the id from dicom_filepath"
+    )
 
 
 def process_batch(
@@ -302,22 +399,26 @@ def process_batch(
     """Process every record's DICOM file; write frames under ``out_dir/frames`` and return (clips, ledger).
 
     ``records`` needs a ``dicom_filepath`` column relative to ``echo_root`` and may carry ``subject_id``
-    and ``study_id``. Every record gets exactly one ledger row: a bad file is recorded as rejected
-    instead of raising. The caller writes the returned tables (see :func:`write_outputs`).
+    and ``study_id``. Every record gets exactly one ledger row: a bad file, a path outside
+    ``echo_root`` or a repeated record is recorded as rejected or skipped instead of raising. The
+    caller writes the returned tables (see :func:`write_outputs`).
 
     Each worker reads a file's header and rejects it before decoding any frame, so there is no
     separate header pass here: one would open every file twice and record the same rejections. A
     planner that needs header facts before the pixel pass can call
     :func:`echoground.dicom.header.scan_headers` itself.
+
+    Raises:
+        RecordListError: a column or value of ``records`` is unusable; checked before any file is read.
     """
     config = config or DicomConfig()
     frames_dir = Path(out_dir) / "frames"
-    tasks = _records_to_tasks(records, Path(echo_root))
-    outcomes: list[tuple[_Task, ClipResult | DicomRejected]] = []
+    tasks, settled = _records_to_tasks(records, Path(echo_root))
+    outcomes: list[tuple[_Task, ClipResult | DicomRejected]] = list(settled)
     if config.workers == 1 or len(tasks) < 2:
-        outcomes = [_run_task(task, str(frames_dir), config) for task in tasks]
+        outcomes += [_run_task(task, str(frames_dir), config) for task in tasks]
     else:
-        outcomes = _run_parallel(tasks, str(frames_dir), config)
+        outcomes += _run_parallel(tasks, str(frames_dir), config)
 
     ledger = Ledger()
     rows = []

@@ -1,14 +1,157 @@
-"""Damaged files given to the header pass."""
+"""Bad record lists given to the DICOM stage, and damaged files given to the header pass."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from dicom_factory import cine_frames, write_jpeg, write_native_rgb
 
-from echoground.dicom import DicomRejected
+from echoground.dicom import DicomConfig, DicomRejected, process_batch
+from echoground.dicom.errors import RecordListError
 from echoground.dicom.header import read_header
+
+CONFIG = DicomConfig(n_frames=4, size=64)
+STUDY = "files/p10/p10000032/s90000001"
+
+
+@pytest.fixture()
+def echo_root(tmp_path: Path) -> Path:
+    """Return an echo root with two valid files, beside a valid file outside it."""
+    root = tmp_path / "echo"
+    study = root / STUDY
+    study.mkdir(parents=True)
+    write_native_rgb(study / "90000001_0001.dcm", cine_frames(4))
+    write_native_rgb(study / "90000001_0002.dcm", cine_frames(4, seed=1))
+    write_native_rgb(tmp_path / "outside.dcm", cine_frames(4))
+    return root
+
+
+def _ledger_by_item(records: pd.DataFrame, root: Path, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    clips, ledger = process_batch(records, root, out, CONFIG)
+    return clips, ledger.to_frame().set_index("item_id")
+
+
+# Record list paths
+
+
+@pytest.mark.parametrize(
+    "listed",
+    ["../outside.dcm", f"{STUDY}/../../../../../outside.dcm", "..", "/etc/hostname"],
+)
+def test_path_outside_root_rejected(echo_root: Path, tmp_path: Path, listed: str) -> None:
+    records = pd.DataFrame({"dicom_filepath": [listed, f"{STUDY}/90000001_0001.dcm"]})
+    clips, ledger = _ledger_by_item(records, echo_root, tmp_path / "run")
+    assert len(ledger) == 2
+    assert ledger.loc[listed, "status"] == "rejected"
+    assert ledger.loc[listed, "reason"] == "path_outside_root"
+    assert repr(listed) in ledger.loc[listed, "message"]
+    assert "row 1" in ledger.loc[listed, "message"]
+    assert list(clips["dicom_filepath"]) == [f"{STUDY}/90000001_0001.dcm"]
+
+
+def test_absolute_path_never_opened(echo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[str] = []
+    import echoground.dicom.stage as stage
+
+    real_process_file = stage.process_file
+
+    def recording_process_file(path, config=None, header=None):  # type: ignore[no-untyped-def]
+        opened.append(str(path))
+        return real_process_file(path, config, header)
+
+    monkeypatch.setattr(stage, "process_file", recording_process_file)
+    absolute = str(echo_root / STUDY / "90000001_0002.dcm")
+    records = pd.DataFrame({"dicom_filepath": [absolute, f"{STUDY}/90000001_0001.dcm"]})
+    clips, ledger = _ledger_by_item(records, echo_root, tmp_path / "run")
+    assert ledger.loc[absolute, "reason"] == "path_outside_root"
+    assert opened == [str(echo_root / STUDY / "90000001_0001.dcm")]
+    assert not any(Path(path).is_absolute() for path in clips["dicom_filepath"])
+
+
+def test_dot_dot_inside_root_accepted(echo_root: Path, tmp_path: Path) -> None:
+    listed = f"{STUDY}/../s90000001/90000001_0001.dcm"
+    clips, ledger = _ledger_by_item(pd.DataFrame({"dicom_filepath": [listed]}), echo_root, tmp_path / "run")
+    assert list(ledger["status"]) == ["accepted"]
+    assert list(clips["dicom_filepath"]) == [f"{STUDY}/90000001_0001.dcm"]
+
+
+def test_duplicate_record_kept_once(echo_root: Path, tmp_path: Path) -> None:
+    first = f"{STUDY}/90000001_0001.dcm"
+    records = pd.DataFrame(
+        {
+            "subject_id": [10000032, 10000032, 10000032],
+            "study_id": [90000001, 90000001, 90000001],
+            "dicom_filepath": [first, f"{STUDY}/90000001_0002.dcm", f"{STUDY}/./90000001_0001.dcm"],
+        }
+    )
+    clips, ledger = process_batch(records, echo_root, tmp_path / "run", CONFIG)
+    frame = ledger.to_frame()
+    assert len(frame) == 3
+    assert clips["clip_id"].is_unique
+    assert len(clips) == 2
+    repeats = frame[frame["reason"] == "duplicate_record"]
+    assert list(repeats["status"]) == ["skipped"]
+    assert "row 1" in repeats["message"].iloc[0]
+    assert "row 3" in repeats["message"].iloc[0]
+
+
+def test_clip_id_collision_rejected(tmp_path: Path) -> None:
+    root = tmp_path / "echo"
+    (root / "a").mkdir(parents=True)
+    write_native_rgb(root / "a" / "x y.dcm", cine_frames(4))
+    write_native_rgb(root / "a" / "x_y.dcm", cine_frames(4, seed=1))
+    records = pd.DataFrame({"dicom_filepath": ["a/x y.dcm", "a/x_y.dcm"]})
+    clips, ledger = _ledger_by_item(records, root, tmp_path / "run")
+    assert list(clips["dicom_filepath"]) == ["a/x y.dcm"]
+    assert ledger.loc["a/x_y.dcm", "reason"] == "duplicate_clip_id"
+    assert "a/x y.dcm" in ledger.loc["a/x_y.dcm", "message"]
+
+
+# Record list values
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("subject_id", "abc"), ("study_id", "-5"), ("subject_id", "1.5"), ("study_id", "inf")],
+)
+def test_bad_id_names_row_column_value(echo_root: Path, tmp_path: Path, column: str, value: str) -> None:
+    records = pd.DataFrame(
+        {
+            "subject_id": ["10000032", "10000032"],
+            "study_id": ["90000001", "90000001"],
+            "dicom_filepath": [f"{STUDY}/90000001_0001.dcm", f"{STUDY}/90000001_0002.dcm"],
+        }
+    )
+    records.loc[1, column] = value
+    with pytest.raises(RecordListError) as caught:
+        process_batch(records, echo_root, tmp_path / "run", CONFIG)
+    message = str(caught.value)
+    assert "row 2 (CSV line 3)" in message
+    assert repr(column) in message
+    assert repr(value) in message
+
+
+@pytest.mark.parametrize("value", ["10000032", "10000032.0", "0", ""])
+def test_good_id_values_accepted(echo_root: Path, tmp_path: Path, value: str) -> None:
+    csv = tmp_path / "records.csv"
+    csv.write_text(f"subject_id,study_id,dicom_filepath\n{value},90000001,{STUDY}/90000001_0001.dcm\n")
+    clips, _ = process_batch(pd.read_csv(csv), echo_root, tmp_path / "run", CONFIG)
+    expected = 10000032 if value in ("", "10000032", "10000032.0") else 0
+    assert list(clips["subject_id"]) == [expected]
+
+
+@pytest.mark.parametrize("dtype", [None, "string"])
+def test_empty_path_cell_names_row(echo_root: Path, tmp_path: Path, dtype: str | None) -> None:
+    csv = tmp_path / "records.csv"
+    csv.write_text(f"subject_id,study_id,dicom_filepath\n1,2,{STUDY}/90000001_0001.dcm\n1,2,\n")
+    records = pd.read_csv(csv, dtype={"dicom_filepath": dtype} if dtype else None)
+    with pytest.raises(RecordListError, match=r"row 2 \(CSV line 3\): column 'dicom_filepath' is empty"):
+        process_batch(records, echo_root, tmp_path / "run", CONFIG)
+
+
+# Damaged files in the header pass
 
 
 @pytest.mark.parametrize("size", [150, 400, 700, 900])
