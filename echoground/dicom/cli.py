@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from PIL import Image
 
 from echoground.dicom.config import DicomConfig
 from echoground.dicom.deid import allowed_header
-from echoground.dicom.errors import DicomRejected
+from echoground.dicom.errors import DicomRejected, RecordListError
 from echoground.dicom.stage import process_batch, process_file, write_outputs
 
 FRAMES_OPTION = click.option(
@@ -34,6 +35,8 @@ RESIZE_OPTION = click.option(
     help="Library that resizes the kept frames. 'torch' is about eight times faster; 'pillow' never "
     "imports torch and saves about 280 MB of memory per worker process.",
 )
+# The names extract writes: frame_000.png, frame_001.png and so on (more digits past 999 frames).
+FRAME_PNG_NAME = re.compile(r"frame_\d{3,}\.png")
 SIZE_OPTION = click.option(
     "--size",
     type=click.IntRange(min=8),
@@ -113,14 +116,22 @@ def inspect(path: Path, as_json: bool, n_frames: int) -> None:
     "out_dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the frame PNGs, mask.png and clip.json (created if missing).",
+    help="Folder for the frame PNGs, mask.png and clip.json (created if missing). The frame_NNN.png "
+    "files and mask.png of an earlier extract into it are deleted first; other files are kept.",
 )
 @FRAMES_OPTION
 @SIZE_OPTION
 def extract(path: Path, out_dir: Path, n_frames: int, size: int) -> None:
-    """Write the kept frames (PNG), the sector mask (PNG) and clip.json for one DICOM file."""
+    """Write the kept frames (PNG), the sector mask (PNG) and clip.json for one DICOM file.
+
+    Frame and mask files left in --out by an earlier extract are deleted first, so the folder holds
+    only this file's frames.
+    """
     facts, result = _facts(path, DicomConfig(n_frames=n_frames, size=size))
     out_dir.mkdir(parents=True, exist_ok=True)
+    removed = _remove_earlier_extract(out_dir)
+    if removed:
+        click.echo(f"deleted {removed} files (frame_NNN.png, mask.png) of an earlier extract from {out_dir}")
     if result is not None:
         for position, frame in enumerate(result.frames):
             Image.fromarray(frame).save(out_dir / f"frame_{position:03d}.png")
@@ -129,6 +140,16 @@ def extract(path: Path, out_dir: Path, n_frames: int, size: int) -> None:
     if result is None:
         raise click.ClickException(f"{facts['reason']}: {facts['message']}")
     click.echo(f"wrote {len(result.frame_indices)} frames, mask.png and clip.json to {out_dir}")
+
+
+def _remove_earlier_extract(out_dir: Path) -> int:
+    """Delete the frame PNGs and mask.png of an earlier extract in ``out_dir`` and return how many."""
+    removed = 0
+    for child in out_dir.iterdir():
+        if child.is_file() and (FRAME_PNG_NAME.fullmatch(child.name) or child.name == "mask.png"):
+            child.unlink()
+            removed += 1
+    return removed
 
 
 @dicom.command()
@@ -166,15 +187,41 @@ def run(
     size: int,
     resize_backend: str,
 ) -> None:
-    """Run the DICOM stage over a record list and write clips.parquet, ledger.parquet and frames/."""
+    """Run the DICOM stage over a record list and write clips.parquet, ledger.parquet and frames/.
+
+    Exits with status 1, after writing both tables, when the record list has rows but no clip is
+    accepted.
+    """
     records_path = records or echo_root / "echo-record-list.csv"
     if not records_path.exists():
         raise click.ClickException(f"record list {records_path} not found; pass --records")
-    table = pd.read_csv(records_path)
+    table = _read_record_list(records_path)
     config = DicomConfig(n_frames=n_frames, size=size, workers=workers, resize_backend=resize_backend)
-    clips, ledger = process_batch(table, echo_root, out_dir, config)
+    try:
+        clips, ledger = process_batch(table, echo_root, out_dir, config)
+    except RecordListError as error:
+        raise click.ClickException(f"{records_path}: {error}") from error
     clips_path, ledger_path = write_outputs(clips, ledger, out_dir)
     counts = ledger.counts().get("dicom", {})
     click.echo(f"{len(clips)} clips from {len(table)} files; wrote {clips_path} and {ledger_path}")
     for key, count in counts.items():
         click.echo(f"  {key}: {count}")
+    if len(table) and clips.empty:
+        raise click.ClickException(
+            f"no clip was accepted from the {len(table)} rows of {records_path}; the counts above and the "
+            f"reason and message columns of {ledger_path} give the cause for each row"
+        )
+
+
+def _read_record_list(records_path: Path) -> pd.DataFrame:
+    """Read the record list CSV, turning pandas' parse errors into one-line messages naming the file."""
+    expected = "a header row subject_id,study_id,dicom_filepath and one row per DICOM file"
+    try:
+        return pd.read_csv(records_path)
+    except pd.errors.EmptyDataError as error:
+        raise click.ClickException(f"record list {records_path} is empty; it needs {expected}") from error
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        detail = " ".join(str(error).split())
+        raise click.ClickException(
+            f"record list {records_path} cannot be read as CSV ({detail}); it needs {expected}"
+        ) from error

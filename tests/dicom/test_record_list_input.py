@@ -1,4 +1,4 @@
-"""Bad record lists given to the DICOM stage, and damaged files given to the header pass."""
+"""Bad record lists and damaged files given to `echoground dicom run`, `extract` and the header pass."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from dicom_factory import cine_frames, write_jpeg, write_native_rgb
 
 from echoground.dicom import DicomConfig, DicomRejected, process_batch
+from echoground.dicom.cli import dicom
 from echoground.dicom.errors import RecordListError
 from echoground.dicom.header import read_header
 
@@ -31,6 +33,14 @@ def echo_root(tmp_path: Path) -> Path:
 def _ledger_by_item(records: pd.DataFrame, root: Path, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     clips, ledger = process_batch(records, root, out, CONFIG)
     return clips, ledger.to_frame().set_index("item_id")
+
+
+def _run(root: Path, out: Path, records: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        dicom,
+        ["run", "--echo-root", str(root), "--out", str(out), "--records", str(records), "--size", "64"],
+    )
+    return result.exit_code, result.output
 
 
 # Record list paths
@@ -151,6 +161,82 @@ def test_empty_path_cell_names_row(echo_root: Path, tmp_path: Path, dtype: str |
         process_batch(records, echo_root, tmp_path / "run", CONFIG)
 
 
+def test_cli_bad_id_one_line(echo_root: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "records.csv"
+    csv.write_text(f"subject_id,study_id,dicom_filepath\nabc,90000001,{STUDY}/90000001_0001.dcm\n")
+    code, output = _run(echo_root, tmp_path / "run", csv)
+    assert code == 1
+    assert "Traceback" not in output
+    lines = output.strip().splitlines()
+    assert len(lines) == 1
+    assert str(csv) in lines[0]
+    assert "'subject_id'" in lines[0]
+    assert "'abc'" in lines[0]
+    assert "CSV line 2" in lines[0]
+
+
+def test_cli_empty_csv_names_file(echo_root: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "records.csv"
+    csv.write_text("")
+    code, output = _run(echo_root, tmp_path / "run", csv)
+    assert code == 1
+    assert "EmptyDataError" not in output
+    assert f"record list {csv} is empty" in output
+    assert "subject_id,study_id,dicom_filepath" in output
+
+
+def test_cli_missing_column_names_file(echo_root: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "records.csv"
+    csv.write_text("subject_id,path\n1,a.dcm\n")
+    code, output = _run(echo_root, tmp_path / "run", csv)
+    assert code == 1
+    assert str(csv) in output
+    assert "'dicom_filepath'" in output
+
+
+def test_cli_binary_file_names_file(echo_root: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "records.csv"
+    csv.write_bytes(b"\xff\xfe\x00\x81" * 64)
+    code, output = _run(echo_root, tmp_path / "run", csv)
+    assert code == 1
+    assert "Traceback" not in output
+    assert f"record list {csv} cannot be read as CSV" in output
+
+
+# Exit status
+
+
+def test_cli_no_clip_exits_one(echo_root: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "records.csv"
+    csv.write_text("subject_id,study_id,dicom_filepath\n1,2,files/missing.dcm\n")
+    out = tmp_path / "run"
+    code, output = _run(echo_root, out, csv)
+    assert code == 1
+    assert "0 clips from 1 files" in output
+    assert output.strip().splitlines()[-1].startswith("Error: no clip was accepted from the 1 rows")
+    assert (out / "ledger.parquet").exists()
+    assert (out / "clips.parquet").exists()
+    assert list(pd.read_parquet(out / "ledger.parquet")["reason"]) == ["file_not_found"]
+
+
+def test_cli_one_clip_exits_zero(echo_root: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "records.csv"
+    csv.write_text(
+        f"subject_id,study_id,dicom_filepath\n1,2,files/missing.dcm\n1,2,{STUDY}/90000001_0001.dcm\n"
+    )
+    code, output = _run(echo_root, tmp_path / "run", csv)
+    assert code == 0, output
+    assert "1 clips from 2 files" in output
+
+
+def test_cli_header_only_exits_zero(echo_root: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "records.csv"
+    csv.write_text("subject_id,study_id,dicom_filepath\n")
+    code, output = _run(echo_root, tmp_path / "run", csv)
+    assert code == 0, output
+    assert "0 clips from 0 files" in output
+
+
 # Damaged files in the header pass
 
 
@@ -212,3 +298,36 @@ def test_directory_path_rejected(tmp_path: Path) -> None:
         read_header(tmp_path)
     assert caught.value.reason == "not_dicom"
     assert "is a directory" in caught.value.message
+
+
+# extract into a used folder
+
+
+def test_extract_removes_earlier_frames(tmp_path: Path) -> None:
+    path = write_jpeg(tmp_path / "clip.dcm", cine_frames(16))
+    out = tmp_path / "out"
+    runner = CliRunner()
+    first = runner.invoke(dicom, ["extract", str(path), "--out", str(out), "--frames", "16", "--size", "64"])
+    assert first.exit_code == 0, first.output
+    (out / "notes.txt").write_text("keep me")
+    (out / "frame_final.png").write_bytes(b"")
+    second = runner.invoke(dicom, ["extract", str(path), "--out", str(out), "--frames", "4", "--size", "64"])
+    assert second.exit_code == 0, second.output
+    assert "deleted 17 files" in second.output
+    frames = sorted(p.name for p in out.glob("frame_*.png"))
+    assert frames == ["frame_000.png", "frame_001.png", "frame_002.png", "frame_003.png", "frame_final.png"]
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_extract_rejected_leaves_no_frames(tmp_path: Path) -> None:
+    path = write_jpeg(tmp_path / "clip.dcm", cine_frames(4))
+    out = tmp_path / "out"
+    runner = CliRunner()
+    first = runner.invoke(dicom, ["extract", str(path), "--out", str(out), "--size", "64"])
+    assert first.exit_code == 0, first.output
+    path.write_bytes(path.read_bytes()[:400])
+    second = runner.invoke(dicom, ["extract", str(path), "--out", str(out), "--size", "64"])
+    assert second.exit_code == 1
+    assert "truncated_file" in second.output
+    assert not list(out.glob("frame_*.png"))
+    assert not (out / "mask.png").exists()
