@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from echovlm.data import LoaderConfig, ShardError, build_loader, find_shards, load_coarse_views
+from echovlm.data import (
+    LoaderConfig,
+    ShardError,
+    TruncatedShardError,
+    build_loader,
+    find_shards,
+    load_coarse_views,
+)
 from echovlm.model import EchoVLM
 from echovlm.negatives import negative_kind
 from echovlm.prompts import load_prompts
@@ -312,7 +319,10 @@ def evaluate(
     try:
         probe_split = "val"
         probe_train = embed_split(model, shards_dir, "val", loader_config, max_samples=probe_samples)
-    except ShardError:
+    except TruncatedShardError:
+        raise
+    except ShardError as error:
+        logger.warning("fitting the view probe on the train split: %s", error)
         probe_split = "train"
         probe_train = embed_split(model, shards_dir, "train", loader_config, max_samples=probe_samples)
 

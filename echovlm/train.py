@@ -24,7 +24,7 @@ import torch
 
 from echovlm.checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng_state, save_checkpoint
 from echovlm.curves import CurveWriter, plot_curves
-from echovlm.data import LoaderConfig, ShardError, build_loader, find_shards
+from echovlm.data import LoaderConfig, ShardError, TruncatedShardError, build_loader, find_shards
 from echovlm.losses import LossConfig, echovlm_loss
 from echovlm.model import EchoVLM, EchoVLMConfig, describe_initialisation, parameter_count
 
@@ -339,6 +339,8 @@ def train(shards_dir: str | Path, out_dir: str | Path, config: TrainConfig) -> T
     if config.val_every > 0:
         try:
             val_shards = find_shards(shards_dir, "val")
+        except TruncatedShardError:
+            raise
         except ShardError as error:
             logger.warning("validation loss disabled: %s", error)
 

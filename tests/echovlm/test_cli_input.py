@@ -306,3 +306,18 @@ def test_evaluate_cuda_without_cuda(captured_evaluate: list, tmp_path: Path) -> 
     assert result.exit_code == 2
     assert "CUDA is not available" in result.output
     assert captured_evaluate == []
+
+
+def test_evaluate_rejects_truncated_val_shard(
+    synthetic_shards: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    """A cut val shard is an error, not a quiet switch of the view probe to the train split."""
+    root = tmp_path / "shards"
+    shutil.copytree(synthetic_shards, root)
+    val = root / "val" / "shard-000000.tar"
+    val.write_bytes(val.read_bytes()[: 100 * 512])
+    arguments = ["evaluate", "--model", str(model_dir), "--shards", str(root), "--workers", "0"]
+    result = CliRunner().invoke(main, [*arguments, "--out", str(tmp_path / "eval")])
+    assert result.exit_code == 1
+    assert str(val) in result.output
+    assert not (tmp_path / "eval" / "metrics.json").exists()
