@@ -47,7 +47,7 @@ PREAMBLE_BYTES = 128
 # Meta Information Group Length, is 12 bytes (explicit VR 'UL') and counts the bytes that follow it.
 META_START = PREAMBLE_BYTES + 4
 META_GROUP_LENGTH_BYTES = 12
-REREAD_ADVICE = "the file is cut short; copy or download it again"
+REREAD_ADVICE = "the file is cut short, so copy or download it again"
 
 
 @dataclass

@@ -305,14 +305,15 @@ def _records_to_tasks(
         study = _record_id(getattr(row, "study_id", None), "study_id", row_label)
         relative = posixpath.normpath(listed)
         if posixpath.isabs(relative) or relative == ".." or relative.startswith("../"):
+            problem = "is absolute" if posixpath.isabs(relative) else "leads out of the echo root with '..'"
             task = _Task(path=listed, relative_path=listed, subject_id=subject, study_id=study)
             settled.append(
                 (
                     task,
                     DicomRejected(
                         "path_outside_root",
-                        f"{row_label}: dicom_filepath {listed!r} points outside the echo root {echo_root}, "
-                        "so the file was not opened; list paths relative to the echo root, such as "
+                        f"{row_label}: dicom_filepath {listed!r} {problem}, so the file was not opened; "
+                        f"list paths relative to the echo root {echo_root}, such as "
                         "files/p10/p10000032/s90000001/90000001_0001.dcm",
                     ),
                 )

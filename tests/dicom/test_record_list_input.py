@@ -57,6 +57,7 @@ def test_path_outside_root_rejected(echo_root: Path, tmp_path: Path, listed: str
     assert ledger.loc[listed, "status"] == "rejected"
     assert ledger.loc[listed, "reason"] == "path_outside_root"
     assert repr(listed) in ledger.loc[listed, "message"]
+    assert str(echo_root) in ledger.loc[listed, "message"]
     assert "row 1" in ledger.loc[listed, "message"]
     assert list(clips["dicom_filepath"]) == [f"{STUDY}/90000001_0001.dcm"]
 
@@ -76,6 +77,7 @@ def test_absolute_path_never_opened(echo_root: Path, tmp_path: Path, monkeypatch
     records = pd.DataFrame({"dicom_filepath": [absolute, f"{STUDY}/90000001_0001.dcm"]})
     clips, ledger = _ledger_by_item(records, echo_root, tmp_path / "run")
     assert ledger.loc[absolute, "reason"] == "path_outside_root"
+    assert "is absolute" in ledger.loc[absolute, "message"]
     assert opened == [str(echo_root / STUDY / "90000001_0001.dcm")]
     assert not any(Path(path).is_absolute() for path in clips["dicom_filepath"])
 
