@@ -29,5 +29,5 @@ class RecordListError(ValueError):
     """A record list that the stage cannot use: a missing column or a bad value in one row.
 
     The message names the row (counted from 1 after the header, with its CSV line number), the column
-    and the value, and tells how to correct it. The caller adds the record list's file name.
+    and the value, and the correction to make. The caller adds the record list's file name.
     """
