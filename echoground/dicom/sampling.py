@@ -54,5 +54,6 @@ def select_frames(info: HeaderInfo, config: DicomConfig) -> FrameSelection:
     times = None
     if info.frame_times_ms is not None:
         times = [round(info.frame_times_ms[index], 3) for index in indices]
-    frame_rate = None if frame_time is None or frame_time <= 0 else 1000.0 / frame_time
+    # Rounded to 0.001 Hz: FrameTime 33.333 ms gives 30.00030000300003 Hz unrounded, noise in every table.
+    frame_rate = None if frame_time is None or frame_time <= 0 else round(1000.0 / frame_time, 3)
     return FrameSelection(indices, times, frame_rate, bpm, bpm_source)

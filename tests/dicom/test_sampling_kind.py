@@ -33,6 +33,13 @@ def test_window_spans_one_cycle(cine_header) -> None:
     assert selection.frame_rate_hz == pytest.approx(50.0)
 
 
+def test_frame_rate_rounded_to_millihertz(cine_header) -> None:
+    for frame_time, rate in ((33.333, 30.0), (33.3, 30.03), (16.7, 59.88)):
+        timed = replace(cine_header, frame_time_ms=frame_time)
+        selection = select_frames(timed, DicomConfig(n_frames=16))
+        assert selection.frame_rate_hz == rate
+
+
 def test_short_cine_keeps_all_frames(cine_header) -> None:
     short = replace(cine_header, n_frames=10, frame_times_ms=[i * 20.0 for i in range(10)])
     assert select_frames(short, DicomConfig(n_frames=16)).indices == list(range(10))
