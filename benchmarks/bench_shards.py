@@ -5,8 +5,9 @@ The ratios show the cost of what the writer adds (key checks, fixed headers, SHA
 sizes.json and SHA256SUMS), against a bare write and against a bare write that also fsyncs each shard.
 The writer also runs with ``fsync=False``, which is as durable as the bare write without fsync.
 Each timed write starts after ``os.sync()``, so dirty pages left by the previous one do not slow it
-down, and the three methods take turns within each repeat. ``--folder /dev/shm`` writes to memory
-(tmpfs, where fsync does nothing), which leaves only the CPU cost of each method. Usage::
+down, and the methods take turns: each repeat starts with the next method. ``--folder /dev/shm``
+writes to memory (tmpfs, where fsync does nothing), which leaves only the CPU cost of each method.
+Usage::
 
     .venv/bin/python benchmarks/bench_shards.py --samples 400 --frames 16 --repeats 5 [--folder DIR]
 """
@@ -82,8 +83,13 @@ def main() -> None:
         ),
     }
     with tempfile.TemporaryDirectory(dir=args.folder) as scratch:
+        names = list(methods)
         for repeat in range(args.repeats):
-            for name, method in methods.items():
+            # Each repeat starts with the next method, so no method always runs last, after the others
+            # have filled the page cache.
+            order = names[repeat % len(names) :] + names[: repeat % len(names)]
+            for name in order:
+                method = methods[name]
                 folder = Path(scratch) / f"{name}-{repeat}"
                 folder.mkdir()
                 os.sync()
