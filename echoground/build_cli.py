@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 import yaml
 
+from echoground.dicom.config import RESIZE_BACKENDS
+
 logger = logging.getLogger(__name__)
 
 DEMO_COHORT = Path("demo/cohort")
@@ -123,7 +125,7 @@ def _parse_split_ratios(context: click.Context, parameter: click.Parameter, valu
 )
 @click.option(
     "--resize-backend",
-    type=click.Choice(["torch", "pillow"]),
+    type=click.Choice(RESIZE_BACKENDS),
     default="torch",
     show_default=True,
     help="Library that resizes the kept frames. 'torch' is about eight times faster; 'pillow' never "

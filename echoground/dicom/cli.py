@@ -14,7 +14,7 @@ import pandas as pd
 import pydicom
 from PIL import Image
 
-from echoground.dicom.config import DicomConfig
+from echoground.dicom.config import RESIZE_BACKENDS, DicomConfig
 from echoground.dicom.deid import allowed_header
 from echoground.dicom.errors import DicomRejected, RecordListError
 from echoground.dicom.stage import process_batch, process_file, write_outputs
@@ -29,7 +29,7 @@ FRAMES_OPTION = click.option(
 )
 RESIZE_OPTION = click.option(
     "--resize-backend",
-    type=click.Choice(["torch", "pillow"]),
+    type=click.Choice(RESIZE_BACKENDS),
     default="torch",
     show_default=True,
     help="Library that resizes the kept frames. 'torch' is about eight times faster; 'pillow' never "
