@@ -160,6 +160,14 @@ _TRAIN_OPTIONS: list[tuple[str, str | None, str, Any, str]] = [
         click.FloatRange(min=0.0),
         "Weight of the counterfactual-negative term (0: off).",
     ),
+    (
+        "--negation-balance",
+        "loss",
+        "negation_balance",
+        click.BOOL,
+        "true: each counterfactual kind (polarity to present, polarity to absent, grade) gets equal "
+        "total weight in the counterfactual-negative term.",
+    ),
     ("--steps", None, "steps", click.IntRange(min=1), "Optimizer steps to train for."),
     (
         "--samples-per-epoch",

@@ -321,3 +321,19 @@ def test_evaluate_rejects_truncated_val_shard(
     assert result.exit_code == 1
     assert str(val) in result.output
     assert not (tmp_path / "eval" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("false", False)])
+def test_negation_balance_reaches_loss_config(
+    value: str, expected: bool, captured_train: list, tmp_path
+) -> None:
+    result = CliRunner().invoke(main, _train_arguments(tmp_path, "--negation-balance", value))
+    assert result.exit_code == 0, result.output
+    assert captured_train[0].loss.negation_balance is expected
+
+
+def test_negation_balance_rejects_other_words(captured_train: list, tmp_path) -> None:
+    result = CliRunner().invoke(main, _train_arguments(tmp_path, "--negation-balance", "maybe"))
+    assert result.exit_code == 2
+    assert "'maybe'" in result.output
+    assert captured_train == []
