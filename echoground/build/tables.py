@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import shutil
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -131,7 +130,7 @@ def _write_tables(
     captions, caption_entries = build_captions(
         clips.loc[keep], measurements, labels, seed=config.caption_seed
     )
-    ledger.extend(_with_caption_messages(caption_entries, captions))
+    ledger.extend(caption_entries)
     ledger.extend(_study_entries(studies, ledger, captions))
 
     studies_out = studies[["study_id", "subject_id", "sex", "age"]].copy()
@@ -188,25 +187,6 @@ def _non_transthoracic(studies: pd.DataFrame, ledger: Ledger) -> set[int]:
     }
     linked = studies.dropna(subset=["measurement_id"])
     return {int(row.study_id) for row in linked.itertuples() if int(row.measurement_id) in skipped}
-
-
-def _with_caption_messages(entries: list[LedgerEntry], captions: pd.DataFrame) -> list[LedgerEntry]:
-    """Give each accepted caption entry without a message one naming the clip, template and level."""
-    # NOTE: build_captions (echoground/captions/table.py) writes accepted rows with an empty message,
-    # so the build fills it from the captions table here.
-    by_clip = captions.set_index("clip_id") if not captions.empty else None
-    result = []
-    for entry in entries:
-        if entry.message or by_clip is None or entry.item_id not in by_clip.index:
-            result.append(entry)
-            continue
-        caption = by_clip.loc[entry.item_id]
-        message = (
-            f"clip {entry.item_id}: {caption['level']}-level caption from template {caption['template']!r} "
-            f"version {caption['template_version']}"
-        )
-        result.append(replace(entry, message=message))
-    return result
 
 
 def _study_entries(studies: pd.DataFrame, ledger: Ledger, captions: pd.DataFrame) -> list[LedgerEntry]:

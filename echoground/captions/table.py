@@ -101,9 +101,13 @@ def build_captions(
                 )
             )
             continue
+        message = (
+            f"clip {clip.clip_id}: {caption.level}-level caption from template {caption.template!r} "
+            f"version {caption.template_version}"
+        )
         ledger.append(
             LedgerEntry(
-                STAGE, "clip", clip.clip_id, Status.ACCEPTED, reason, "", clip.subject_id, clip.study_id
+                STAGE, "clip", clip.clip_id, Status.ACCEPTED, reason, message, clip.subject_id, clip.study_id
             )
         )
         rows.append(

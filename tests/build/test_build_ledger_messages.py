@@ -5,8 +5,6 @@ from __future__ import annotations
 import pandas as pd
 
 from echoground.build.selection import get_profile, select_clips
-from echoground.build.tables import _with_caption_messages
-from echoground.ledger import LedgerEntry, Status
 
 
 def test_no_ledger_row_has_empty_message(built_run) -> None:
@@ -50,27 +48,3 @@ def test_selected_row_names_clip_and_profile() -> None:
 
     assert [entry.reason for entry in entries] == ["selected"]
     assert entries[0].message == "clip c1 (study 10, view 'A4C', kind b_mode_2d): kept by profile default"
-
-
-def test_caption_message_filled_from_captions() -> None:
-    entries = [
-        LedgerEntry("captions", "clip", "c1", Status.ACCEPTED, "captioned_view", "", 1, 10),
-        LedgerEntry(
-            "captions", "clip", "c2", Status.SKIPPED, "no_caption_facts", "clip c2: no caption", 1, 10
-        ),
-    ]
-    captions = pd.DataFrame([{"clip_id": "c1", "level": "clip", "template": "A4C", "template_version": 3}])
-
-    result = _with_caption_messages(entries, captions)
-
-    assert result[0].message == "clip c1: clip-level caption from template 'A4C' version 3"
-    assert result[1].message == "clip c2: no caption"
-
-
-def test_caption_message_kept_when_set() -> None:
-    entries = [
-        LedgerEntry("captions", "clip", "c1", Status.ACCEPTED, "captioned_view", "set upstream", 1, 10)
-    ]
-    captions = pd.DataFrame([{"clip_id": "c1", "level": "clip", "template": "A4C", "template_version": 3}])
-
-    assert _with_caption_messages(entries, captions)[0].message == "set upstream"

@@ -267,6 +267,11 @@ def test_build_captions_table_and_ledger():
     assert list(table["clip_id"]) == ["p10_p10000032_s90000001_0001", "p10_p10000032_s90000001_0002"]
     assert {entry.reason for entry in ledger} == {"captioned_view", "no_caption_facts"}
     assert len(ledger) == 3
+    plax = next(entry for entry in ledger if entry.item_id.endswith("_0002"))
+    assert plax.message.startswith(
+        "clip p10_p10000032_s90000001_0002: clip-level caption from template 'PLAX' version 2"
+    )
+    assert all(entry.message for entry in ledger)
     negatives = json.loads(table.loc[0, "negatives"])
     assert all(set(negative) == {"text", "label", "flip"} for negative in negatives)
     assert json.loads(table.loc[0, "provenance"])["numbers"]
