@@ -17,6 +17,28 @@ _DATASET_ROOT = click.option(
 )
 
 
+def _check_device(context: click.Context, parameter: click.Parameter, value: str) -> str:
+    """Return ``value`` if torch parses it as a device (cpu, cuda, cuda:1, ...); else raise a usage error."""
+    import torch
+
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError) as error:
+        raise click.BadParameter(f"{value!r} is not a torch device; use cpu, cuda or cuda:N") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise click.BadParameter(f"{value!r} was requested but CUDA is not available; use cpu")
+    return value
+
+
+_DEVICE = click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    callback=_check_device,
+    help="Torch device: cpu, cuda or cuda:N.",
+)
+
+
 def _finetune_options(function):
     options = [
         _DATASET_ROOT,
@@ -40,13 +62,37 @@ def _finetune_options(function):
             show_default=True,
             help="Backbone used without --model: tiny_cnn or a torchvision ResNet name.",
         ),
-        click.option("--image-size", default=224, show_default=True, help="Model input side, in pixels."),
-        click.option("--epochs", default=20, show_default=True, help="Passes over the training split."),
-        click.option("--batch-size", default=8, show_default=True, help="Images per optimisation step."),
-        click.option("--lr", default=2e-3, show_default=True, help="Peak learning rate of decoder and head."),
+        click.option(
+            "--image-size",
+            type=click.IntRange(min=32),
+            default=224,
+            show_default=True,
+            help="Model input side, in pixels.",
+        ),
+        click.option(
+            "--epochs",
+            type=click.IntRange(min=1),
+            default=20,
+            show_default=True,
+            help="Passes over the training split.",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            default=8,
+            show_default=True,
+            help="Images per optimisation step.",
+        ),
+        click.option(
+            "--lr",
+            type=click.FloatRange(min=0.0, min_open=True),
+            default=2e-3,
+            show_default=True,
+            help="Peak learning rate of decoder and head.",
+        ),
         click.option(
             "--encoder-lr",
-            type=float,
+            type=click.FloatRange(min=0.0, min_open=True),
             default=None,
             help="Peak learning rate of the encoder (default: --lr).",
         ),
@@ -54,12 +100,15 @@ def _finetune_options(function):
             "--freeze-encoder", is_flag=True, help="Train only the decoder and head; keep the encoder fixed."
         ),
         click.option(
-            "--max-train-samples", type=int, default=None, help="Use at most this many training images."
+            "--max-train-samples",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Use at most this many training images.",
         ),
         click.option(
             "--seed", default=0, show_default=True, help="Seed of weights, batch order and augmentation."
         ),
-        click.option("--device", default="cpu", show_default=True, help="Torch device, e.g. cpu or cuda."),
+        _DEVICE,
         click.option(
             "--test-split",
             default="test",
@@ -137,8 +186,13 @@ def landmark(**settings) -> None:
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Report folder to write."
 )
-@click.option("--max-samples", type=int, default=None, help="Score at most this many images of the split.")
-@click.option("--device", default="cpu", show_default=True, help="Torch device, e.g. cpu or cuda.")
+@click.option(
+    "--max-samples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Score at most this many images of the split.",
+)
+@_DEVICE
 def evaluate_downstream(
     run_dir: Path, dataset_root: Path, split: str, out: Path, max_samples: int | None, device: str
 ) -> None:
