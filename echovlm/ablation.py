@@ -56,7 +56,7 @@ def run_ablation(
     """
     unknown = [name for name in variants if name not in VARIANTS]
     if unknown:
-        raise ValueError(f"unknown ablation variants {unknown}; choose from {list(VARIANTS)}")
+        raise ValueError(f"invalid ablation variants {unknown}; choose from {list(VARIANTS)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     if shards is None:
         shards = out_dir / "shards"
@@ -157,18 +157,36 @@ def _write_table(results: dict, path: Path) -> None:
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Folder for shards and runs."
 )
-@click.option("--subjects", default=600, show_default=True, help="Synthetic patients (about 2.7 clips each).")
-@click.option("--steps", default=150, show_default=True, help="Optimizer steps per variant.")
-@click.option("--batch-size", default=32, show_default=True, help="Samples per batch.")
+@click.option(
+    "--subjects",
+    type=click.IntRange(min=1),
+    default=600,
+    show_default=True,
+    help="Synthetic patients (about 2.7 clips each).",
+)
+@click.option(
+    "--steps", type=click.IntRange(min=1), default=150, show_default=True, help="Optimizer steps per variant."
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=2), default=32, show_default=True, help="Samples per batch."
+)
 @click.option("--seed", default=0, show_default=True, help="Seed of data generation and training.")
-@click.option("--threads", default=2, show_default=True, help="torch CPU threads.")
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=2, show_default=True, help="torch CPU threads."
+)
 @click.option(
     "--shards",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Existing shards folder (e.g. RUN/shards of echoground build); default: synthetic shards in OUT.",
 )
-@click.option("--image-size", default=64, show_default=True, help="Image encoder input side, in pixels.")
+@click.option(
+    "--image-size",
+    type=click.IntRange(min=32),
+    default=64,
+    show_default=True,
+    help="Image encoder input side, in pixels.",
+)
 @click.option(
     "--evaluate-only",
     is_flag=True,

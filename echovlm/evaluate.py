@@ -157,12 +157,12 @@ def labels_shown(meta: dict[str, Any]) -> set[str]:
         view_coarse=meta.get("view_coarse"),
     )
     template = select_template(clip, templates) or templates.study_level
-    shown = set(template.findings)
+    labels = set(template.findings)
     for key in template.measurements:
         measurement = templates.measurements.get(key)
         if measurement is not None and measurement.grade_label:
-            shown.add(measurement.grade_label)
-    return shown
+            labels.add(measurement.grade_label)
+    return labels
 
 
 def _auc(truth: list[int], scores: list[float]) -> float | None:
@@ -189,7 +189,7 @@ def zero_shot_auc(model: EchoVLM, embedded: Embedded) -> dict[str, Any]:
     """
     labels = list(load_prompts())
     probabilities = zero_shot_probabilities(model, embedded.image, labels)
-    shown = [labels_shown(meta) for meta in embedded.meta]
+    labels_by_clip = [labels_shown(meta) for meta in embedded.meta]
     per_label: dict[str, Any] = {}
     for label in labels:
         truth, scores, view_truth, view_scores = [], [], [], []
@@ -203,7 +203,7 @@ def zero_shot_auc(model: EchoVLM, embedded: Embedded) -> dict[str, Any]:
             score = float(probabilities[label][index])
             truth.append(value)
             scores.append(score)
-            if label in shown[index]:
+            if label in labels_by_clip[index]:
                 view_truth.append(value)
                 view_scores.append(score)
                 study_scores[meta.get("study_id")].append(score)

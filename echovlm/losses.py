@@ -42,10 +42,10 @@ Direction balance (optional, ``negation_balance``). Captions state absent findin
 present ones, so most counterfactuals assert a finding the image lacks ("moderate X" for "no X").
 Trained on those alone, the text encoder can lower ``L_neg`` by learning that stated findings are
 unlikely, a prior that needs no image. With the balance on, each counterfactual k of kind d (polarity
-to present, polarity to absent, grade) enters ``Z_i`` with weight ``c_k = M / (D * M_d)``, where M is
-the number of counterfactuals in the batch, M_d the number of kind d and D the number of kinds
-present: every kind then carries the same total weight, and the rare denials of a finding the image
-has count as much as the common assertions.
+to present, polarity to absent, grade) enters ``Z_i`` with weight ``c_k = M / (D * M_d)``. M is the
+number of counterfactuals in the batch, M_d the number of kind d and D the number of kinds present.
+Every kind then carries the same total weight, so the rare denials of a finding the image has count
+as much as the common assertions.
 
 Total: ``L = L_clip(Q) + lambda_view * L_view + lambda_neg * L_neg``. With ``alpha = lambda_view =
 lambda_neg = 0`` it equals CLIP InfoNCE exactly.

@@ -24,9 +24,7 @@ def _speckle(frames: int, rows: int, columns: int, seed: int = 0) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("rows", "columns", "height", "width"), [(317, 408, 174, 224), (120, 90, 224, 168)])
-def test_torch_and_pillow_agree_within_one_grey_level(
-    rows: int, columns: int, height: int, width: int
-) -> None:
+def test_backends_agree_within_one_level(rows: int, columns: int, height: int, width: int) -> None:
     frames = _speckle(3, rows, columns)
     by_torch = resize_frames(frames, height, width, "torch")
     by_pillow = resize_frames(frames, height, width, "pillow")
@@ -38,13 +36,13 @@ def test_torch_and_pillow_agree_within_one_grey_level(
     assert by_torch.std() > 10
 
 
-def test_pillow_backend_is_pillows_bilinear_resize() -> None:
+def test_pillow_backend_matches_pillow_resize() -> None:
     frames = _speckle(2, 100, 140, seed=1)
     expected = np.asarray(Image.fromarray(frames[1]).resize((70, 50), Image.Resampling.BILINEAR))
     np.testing.assert_array_equal(resize_frames(frames, 50, 70, "pillow")[1], expected)
 
 
-def test_same_size_returns_an_equal_copy() -> None:
+def test_same_size_returns_copy() -> None:
     frames = _speckle(2, 40, 50)
     out = resize_frames(frames, 40, 50, "torch")
     np.testing.assert_array_equal(out, frames)
@@ -52,7 +50,7 @@ def test_same_size_returns_an_equal_copy() -> None:
     assert out[0, 0, 0, 0] != frames[0, 0, 0, 0]
 
 
-def test_torch_resize_restores_the_callers_thread_setting() -> None:
+def test_torch_resize_restores_threads() -> None:
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
@@ -62,14 +60,14 @@ def test_torch_resize_restores_the_callers_thread_setting() -> None:
         torch.set_num_threads(before)
 
 
-def test_unknown_backend_is_named() -> None:
+def test_unknown_backend_rejected() -> None:
     with pytest.raises(ValueError, match="opencv"):
         resize_frames(_speckle(1, 20, 20), 10, 10, "opencv")
     with pytest.raises(ValueError, match=r"resize_backend.*'opencv'"):
         DicomConfig(resize_backend="opencv")
 
 
-def test_real_cine_gives_the_same_clip_with_either_backend() -> None:
+def test_real_cine_same_with_both_backends() -> None:
     path = get_testdata_file("examples_ybr_color.dcm")
     by_torch = process_file(path, DicomConfig(n_frames=4, resize_backend="torch"))
     by_pillow = process_file(path, DicomConfig(n_frames=4, resize_backend="pillow"))

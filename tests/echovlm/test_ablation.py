@@ -66,3 +66,17 @@ def test_ablation_rejects_unknown_variant(tmp_path: Path) -> None:
 def test_ablation_rejects_folder_without_shards(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"sizes\.json"):
         run_ablation(tmp_path / "out", 0, 1, 8, 0, 1, shards=tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--steps", "0"), ("--batch-size", "1"), ("--image-size", "31")]
+)
+def test_ablation_cli_rejects_bad_value(option: str, value: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from echovlm.ablation import main
+
+    result = CliRunner().invoke(main, ["--out", str(tmp_path / "out"), option, value])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.output
+    assert not (tmp_path / "out").exists()

@@ -63,7 +63,7 @@ def test_weighted_negation_loss_hand_computed() -> None:
     assert loss.item() > unweighted.item()
 
 
-def test_balance_switch_changes_only_the_negation_term() -> None:
+def test_balance_changes_only_negation_term() -> None:
     outputs = {
         "image": IMAGE.clone(),
         "text": TEXT.clone(),
