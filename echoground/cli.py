@@ -31,12 +31,13 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
-    """A click group that imports a subcommand's module only when that subcommand is used.
+class UserErrorGroup(click.Group):
+    """A click group that prints errors caused by the user's input (``USER_INPUT_ERRORS``) as one line.
 
-    It also turns errors caused by the user's input (see ``USER_INPUT_ERRORS``) into a one-line
-    message and exit status 1, unless the log level is DEBUG.
+    Such an error exits with status 1 and no traceback, unless the logger ``logger_name`` is at DEBUG.
     """
+
+    logger_name = "echoground"
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -45,9 +46,17 @@ class LazyGroup(click.Group):
             # click.exceptions.Exit (from --help and --version) is a RuntimeError: let click handle it.
             raise
         except USER_INPUT_ERRORS as error:
-            if logging.getLogger("echoground").isEnabledFor(logging.DEBUG):
+            if logging.getLogger(self.logger_name).isEnabledFor(logging.DEBUG):
                 raise
             raise click.ClickException(user_error_message(error)) from error
+
+
+class LazyGroup(UserErrorGroup):
+    """A click group that imports a subcommand's module only when that subcommand is used.
+
+    It also turns errors caused by the user's input (see ``USER_INPUT_ERRORS``) into a one-line
+    message and exit status 1, unless the log level is DEBUG.
+    """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(SUBCOMMANDS)

@@ -11,7 +11,8 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from echoground.logs import USER_INPUT_ERRORS, setup_logging, user_error_message
+from echoground.cli import UserErrorGroup
+from echoground.logs import setup_logging
 from echovlm import __version__
 
 # Hugging Face libraries must never download at run time; models load from local files only.
@@ -21,19 +22,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-class _Group(click.Group):
+class _Group(UserErrorGroup):
     """Print user input errors (see ``USER_INPUT_ERRORS``) as one line unless the log level is DEBUG."""
 
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            # click.exceptions.Exit (from --help and --version) is a RuntimeError: let click handle it.
-            raise
-        except USER_INPUT_ERRORS as error:
-            if logging.getLogger("echovlm").isEnabledFor(logging.DEBUG):
-                raise
-            raise click.ClickException(user_error_message(error)) from error
+    logger_name = "echovlm"
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
