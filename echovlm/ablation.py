@@ -114,6 +114,9 @@ def run_ablation(
             "mean_zero_shot_auc": metrics["zero_shot"]["mean_auc"],
             "mean_zero_shot_auc_view": metrics["zero_shot"]["mean_auc_view"],
             "mean_zero_shot_auc_study": metrics["zero_shot"]["mean_auc_study"],
+            "counterfactual_auc": metrics["zero_shot_counterfactual"]["mean_auc"],
+            "counterfactual_auc_view": metrics["zero_shot_counterfactual"]["mean_auc_view"],
+            "counterfactual_auc_study": metrics["zero_shot_counterfactual"]["mean_auc_study"],
             "image_to_text_R@1": metrics["retrieval"]["image_to_text"]["R@1"],
             "text_to_image_R@1": metrics["retrieval"]["text_to_image"]["R@1"],
             "view_probe_accuracy": metrics["view_probe"]["accuracy"],
@@ -123,6 +126,9 @@ def run_ablation(
                 k: v["accuracy"] for k, v in metrics["negation_probe"]["by_direction"].items()
             },
             "zero_shot_auc": {k: v["auc"] for k, v in metrics["zero_shot"]["per_label"].items()},
+            "counterfactual_auc_by_label": {
+                k: v["auc_study"] for k, v in metrics["zero_shot_counterfactual"]["per_label"].items()
+            },
             "test_samples": metrics["test_samples"],
         }
         (out_dir / "ablation.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -135,6 +141,9 @@ def _write_table(results: dict, path: Path) -> None:
         ("mean zero-shot AUC", "mean_zero_shot_auc"),
         ("AUC, view shows label", "mean_zero_shot_auc_view"),
         ("AUC, per study", "mean_zero_shot_auc_study"),
+        ("pairs AUC", "counterfactual_auc"),
+        ("pairs AUC, view", "counterfactual_auc_view"),
+        ("pairs AUC, per study", "counterfactual_auc_study"),
         ("I→T R@1", "image_to_text_R@1"),
         ("T→I R@1", "text_to_image_R@1"),
         ("view probe acc.", "view_probe_accuracy"),
@@ -147,7 +156,8 @@ def _write_table(results: dict, path: Path) -> None:
     ]
     for name, entry in results.items():
         cells = [
-            f"{entry[key]:.3f}" if isinstance(entry[key], float) else str(entry[key]) for _, key in columns
+            f"{entry.get(key):.3f}" if isinstance(entry.get(key), float) else str(entry.get(key, "n/a"))
+            for _, key in columns
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

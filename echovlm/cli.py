@@ -407,7 +407,15 @@ def evaluate(
 
     loader = LoaderConfig(batch_size=batch_size, num_workers=workers, num_frames=num_frames)
     metrics = run_evaluation(model_dir, shards_dir, out_dir, loader, probe_samples, device)
-    click.echo(f"mean zero-shot AUC: {metrics['zero_shot']['mean_auc']}")
+    for name, key in (
+        ("template prompts", "zero_shot"),
+        ("counterfactual pairs", "zero_shot_counterfactual"),
+    ):
+        result = metrics[key]
+        click.echo(
+            f"mean zero-shot AUC, {name}: every clip {result['mean_auc']}, view shows label "
+            f"{result['mean_auc_view']}, per study {result['mean_auc_study']}"
+        )
     click.echo(f"report: {out_dir / 'report.md'}")
 
 

@@ -3,6 +3,8 @@
 Metrics:
 - Zero-shot classification per canonical label: AUC of P(present) against the label state, over the
   samples whose state is present or absent (uncertain and not_assessed are left out), and their mean.
+  Two prompt sources: the template prompts of :mod:`echovlm.prompts`, and counterfactual caption
+  pairs of the val split (:mod:`echovlm.context_prompts`).
 - Image-text retrieval, Recall@1/5/10 in both directions. The candidate pool is every test sample;
   a retrieved item counts as a match when it comes from the same study (study_id) as the query.
 - View classification: a logistic-regression probe on frozen image embeddings, fitted on the val split
@@ -17,13 +19,21 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from echovlm.context_prompts import (
+    DEFAULT_MAX_PAIRS,
+    DEFAULT_MIN_PAIRS,
+    POOLED_VIEW,
+    build_classifier,
+    caption_pairs,
+    context_probabilities,
+)
 from echovlm.data import (
     LoaderConfig,
     ShardError,
@@ -52,6 +62,7 @@ class Embedded:
     negative_scores: list[list[tuple[str, float]]]
     caption_scores: np.ndarray
     skipped: dict[str, int]
+    captions: list[str] = field(default_factory=list)
 
 
 @torch.no_grad()
@@ -67,7 +78,7 @@ def embed_split(
     shards = find_shards(shards_dir, split)
     loader = build_loader(shards, model.config, model.tokenizer, loader_config, train=False)
     device = model.logit_scale.device
-    images, texts, meta, views, negatives, caption_scores = [], [], [], [], [], []
+    images, texts, meta, views, negatives, caption_scores, captions = [], [], [], [], [], [], []
     skipped: Counter[str] = Counter()
     for batch in loader:
         skipped.update(batch["skipped"])
@@ -76,6 +87,7 @@ def embed_split(
         images.append(image.cpu())
         texts.append(text.cpu())
         meta.extend(batch["meta"])
+        captions.extend(batch["captions"])
         views.extend(batch["view_ids"].tolist())
         true_scores = (image * text).sum(dim=1).cpu()
         caption_scores.extend(true_scores.tolist())
@@ -108,6 +120,7 @@ def embed_split(
         negative_scores=negatives[:count],
         caption_scores=np.array(caption_scores[:count]),
         skipped=dict(skipped),
+        captions=captions[:count],
     )
 
 
@@ -177,8 +190,12 @@ def _mean(values: list[float | None]) -> float | None:
     return float(np.mean(defined)) if defined else None
 
 
-def zero_shot_auc(model: EchoVLM, embedded: Embedded) -> dict[str, Any]:
+def zero_shot_auc(
+    model: EchoVLM, embedded: Embedded, probabilities: dict[str, np.ndarray] | None = None
+) -> dict[str, Any]:
     """Return zero-shot AUC per label, three ways, and the mean of each over the labels where it is defined.
+
+    ``probabilities`` gives P(present) per label and test clip; by default the template prompts'.
 
     - ``auc``: every test clip, whatever its view.
     - ``auc_view``: only clips whose view can show the label (see :func:`labels_shown`).
@@ -188,7 +205,8 @@ def zero_shot_auc(model: EchoVLM, embedded: Embedded) -> dict[str, Any]:
     An AUC is None when the test split lacks either class. Uncertain and not_assessed states are left out.
     """
     labels = list(load_prompts())
-    probabilities = zero_shot_probabilities(model, embedded.image, labels)
+    if probabilities is None:
+        probabilities = zero_shot_probabilities(model, embedded.image, labels)
     labels_by_clip = [labels_shown(meta) for meta in embedded.meta]
     per_label: dict[str, Any] = {}
     for label in labels:
@@ -227,6 +245,35 @@ def zero_shot_auc(model: EchoVLM, embedded: Embedded) -> dict[str, Any]:
         "mean_auc_view": _mean([entry["auc_view"] for entry in per_label.values()]),
         "mean_auc_study": _mean([entry["auc_study"] for entry in per_label.values()]),
     }
+
+
+def counterfactual_zero_shot_auc(
+    model: EchoVLM,
+    test: Embedded,
+    context: Embedded,
+    max_pairs: int = DEFAULT_MAX_PAIRS,
+    min_pairs: int = DEFAULT_MIN_PAIRS,
+) -> dict[str, Any]:
+    """Return :func:`zero_shot_auc` with class embeddings from counterfactual caption pairs of ``context``.
+
+    Labels without any pair in ``context`` keep the template prompts; ``prompt_source`` per label says
+    which was used and ``pairs`` how many pairs were pooled over views.
+    """
+    labels = list(load_prompts())
+    pairs = caption_pairs(context.captions, context.meta)
+    classifier = build_classifier(model, pairs, labels, max_pairs=max_pairs, min_pairs=min_pairs)
+    views = [meta.get("view_coarse") for meta in test.meta]
+    probabilities = zero_shot_probabilities(model, test.image, labels)
+    probabilities.update(context_probabilities(model, classifier, test.image, views))
+    result = zero_shot_auc(model, test, probabilities)
+    for label, entry in result["per_label"].items():
+        counted = classifier.pair_counts.get(label, {})
+        entry["prompt_source"] = "counterfactual_pairs" if label in classifier.classes else "templates"
+        entry["pairs"] = counted.get(POOLED_VIEW, 0)
+    result["context_samples"] = len(context.meta)
+    result["max_pairs"] = max_pairs
+    result["min_pairs"] = min_pairs
+    return result
 
 
 def retrieval_recall(embedded: Embedded, ks: tuple[int, ...] = RECALL_KS) -> dict[str, Any]:
@@ -343,6 +390,8 @@ def evaluate(
         "test_subjects": len(test_subjects),
         "skipped": test.skipped,
         "zero_shot": zero_shot_auc(model, test),
+        "zero_shot_counterfactual": counterfactual_zero_shot_auc(model, test, probe_train)
+        | {"context_split": probe_split},
         "retrieval": retrieval_recall(test),
         "view_probe": view_probe(probe_train, test) | {"probe_split": probe_split},
         "negation_probe": negation_probe(test),

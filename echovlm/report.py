@@ -81,6 +81,28 @@ def write_report(metrics: dict[str, Any], out_dir: Path) -> Path:
             f"{_format(entry.get('auc_study'))} | {entry['present']} / {entry['absent']} | "
             f"{entry.get('studies', 'n/a')} ({entry.get('studies_present', 'n/a')}) |"
         )
+    counterfactual = metrics.get("zero_shot_counterfactual")
+    if counterfactual:
+        lines += [
+            "",
+            "### With counterfactual caption pairs",
+            "",
+            f"Class embeddings from pairs of {counterfactual.get('context_split')} captions and their hard "
+            "negatives that flip the label between present and absent, matched to the clip's view "
+            f"(at most {counterfactual['max_pairs']} pairs per label and view; the pairs of all views when a "
+            f"view has fewer than {counterfactual['min_pairs']}). Mean AUC: every clip "
+            f"**{_format(counterfactual['mean_auc'])}**, view shows label "
+            f"**{_format(counterfactual['mean_auc_view'])}**, per study "
+            f"**{_format(counterfactual['mean_auc_study'])}**.",
+            "",
+            "| label | AUC, all clips | AUC, view shows label | AUC, per study | prompts | pairs |",
+            "|---|---|---|---|---|---|",
+        ]
+        for label, entry in counterfactual["per_label"].items():
+            lines.append(
+                f"| {label} | {_format(entry['auc'])} | {_format(entry['auc_view'])} | "
+                f"{_format(entry['auc_study'])} | {entry['prompt_source']} | {entry['pairs']} |"
+            )
     lines += [
         "",
         "## Retrieval",

@@ -123,13 +123,14 @@ def _caption_and_negatives(
         state, severity = labels[label_id]["state"], labels[label_id]["severity"]
         if state == "present" and rng.random() < 0.5:
             flipped = {"mild": "severe", "moderate": "mild", "severe": "mild"}[severity]
-            replacement, flip = _sentence(names[label_id], "present", flipped), "grade"
+            replacement, flip, new_state = _sentence(names[label_id], "present", flipped), "grade", "present"
         elif state == "present":
-            replacement, flip = _sentence(names[label_id], "absent", None), "polarity"
+            replacement, flip, new_state = _sentence(names[label_id], "absent", None), "polarity", "absent"
         else:
-            replacement, flip = _sentence(names[label_id], "present", rng.choice(SEVERITIES)), "polarity"
+            replacement = _sentence(names[label_id], "present", rng.choice(SEVERITIES))
+            flip, new_state = "polarity", "present"
         text = caption.replace(sentences[label_id], replacement)
-        negatives.append({"text": text, "label": label_id, "flip": flip})
+        negatives.append({"text": text, "label": label_id, "flip": flip, "state": new_state})
     return caption, negatives
 
 

@@ -327,7 +327,8 @@ def _hard_negatives(
         text, _ = _render(template, changed, templates)
         if text not in seen:
             seen.add(text)
-            negatives.append(HardNegative(text=text, label=label_id, flip=flip))
+            state = "absent" if flipped.grade == "absent" else "present"
+            negatives.append(HardNegative(text=text, label=label_id, flip=flip, state=state))
 
     for index, fact in enumerate(facts):
         if fact.kind == "measurement":

@@ -49,14 +49,20 @@ class LabelInput:
 
 @dataclass(frozen=True)
 class HardNegative:
-    """A counterfactual caption with one fact flipped; ``flip`` is "polarity" or "grade"."""
+    """A counterfactual caption with one fact flipped.
+
+    ``flip`` is "polarity" or "grade". ``state`` is the state ("present" or "absent") that the
+    counterfactual states for ``label``, so a reader can tell which side of the label each text takes
+    without parsing it.
+    """
 
     text: str
     label: str
     flip: str
+    state: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"text": self.text, "label": self.label, "flip": self.flip}
+        return {"text": self.text, "label": self.label, "flip": self.flip, "state": self.state}
 
 
 @dataclass

@@ -209,16 +209,20 @@ def test_negative_flips_absent_to_present():
     flips = [negative for negative in caption.negatives if negative.label == "pericardial_effusion"]
     assert len(flips) == 1
     assert flips[0].flip == "polarity"
+    assert flips[0].state == "present"
     assert "Small pericardial effusion." in flips[0].text
 
 
 def test_negative_flips_present_to_absent_and_grade():
     caption, _ = write("A4C", kind="color_doppler", coarse="Apical_Doppler")
-    flips = {
-        negative.flip: negative.text
-        for negative in caption.negatives
-        if negative.label == "mitral_regurgitation"
+    by_flip = {
+        negative.flip: negative for negative in caption.negatives if negative.label == "mitral_regurgitation"
     }
+    assert {flip: negative.state for flip, negative in by_flip.items()} == {
+        "polarity": "absent",
+        "grade": "present",
+    }
+    flips = {flip: negative.text for flip, negative in by_flip.items()}
     assert re.search(r"No (evidence of )?mitral regurgitation", flips["polarity"])
     assert "moderate mitral regurgitation" not in flips["grade"].lower()
     assert "mitral regurgitation" in flips["grade"].lower()
@@ -228,6 +232,8 @@ def test_negative_flips_measurement_grade():
     caption, _ = write("A4C")
     flips = [negative for negative in caption.negatives if negative.label == "lv_systolic_dysfunction"]
     assert [negative.flip for negative in flips] == ["grade"]
+    # The caption states a moderately reduced LVEF; its farthest grade, normal, denies the label.
+    assert flips[0].state == "absent"
     assert "35%, normal" in flips[0].text
 
 
@@ -273,7 +279,7 @@ def test_build_captions_table_and_ledger():
     )
     assert all(entry.message for entry in ledger)
     negatives = json.loads(table.loc[0, "negatives"])
-    assert all(set(negative) == {"text", "label", "flip"} for negative in negatives)
+    assert all(set(negative) == {"text", "label", "flip", "state"} for negative in negatives)
     assert json.loads(table.loc[0, "provenance"])["numbers"]
 
 

@@ -250,7 +250,8 @@ def captured_evaluate(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
 
     def fake_evaluate(*arguments: object) -> dict:
         calls.append(arguments)
-        return {"zero_shot": {"mean_auc": 0.5}}
+        means = {"mean_auc": 0.5, "mean_auc_view": 0.5, "mean_auc_study": 0.5}
+        return {"zero_shot": means, "zero_shot_counterfactual": means}
 
     monkeypatch.setattr(evaluate_module, "evaluate", fake_evaluate)
     return calls

@@ -87,6 +87,13 @@ def test_negative_kind_reads_label_state() -> None:
     assert negative_kind({"flip": "polarity", "label": "aortic_stenosis"}, meta) == "polarity"
 
 
+def test_negative_kind_prefers_stored_state() -> None:
+    meta = {"labels": {"lv_dilation": {"state": "present"}}}
+    item = {"flip": "polarity", "label": "lv_dilation", "state": "present"}
+    assert negative_kind(item, meta) == "polarity:to_present"
+    assert negative_kind(item | {"state": "absent"}, {}) == "polarity:to_absent"
+
+
 def test_view_probe_separable_views() -> None:
     rng = np.random.default_rng(0)
     centres = np.eye(4)[:2] * 5
@@ -123,6 +130,11 @@ def test_evaluate_command_writes_report(run_dir: Path, synthetic_shards: Path, t
     test_samples = metrics["test_samples"]
     assert test_samples > 0
     assert 0.0 <= metrics["zero_shot"]["mean_auc"] <= 1.0
+    counterfactual = metrics["zero_shot_counterfactual"]
+    assert counterfactual["context_split"] == "val"
+    sources = {entry["prompt_source"] for entry in counterfactual["per_label"].values()}
+    assert "counterfactual_pairs" in sources
+    assert "With counterfactual caption pairs" in report
     assert metrics["retrieval"]["candidates"] == test_samples
     assert metrics["view_probe"]["probe_split"] == "val"
     assert metrics["negation_probe"]["pairs"] > 0
