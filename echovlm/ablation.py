@@ -47,6 +47,7 @@ def run_ablation(
     image_size: int = 64,
     variants: tuple[str, ...] = tuple(VARIANTS),
     evaluate_only: bool = False,
+    num_frames: int = 1,
 ) -> dict:
     """Train and evaluate the chosen variants; return ``{variant: metrics summary}``.
 
@@ -80,7 +81,7 @@ def run_ablation(
         config = TrainConfig(
             model=EchoVLMConfig(image_model="tiny_cnn", image_size=image_size, text_model=str(text_model)),
             loss=loss,
-            loader=LoaderConfig(batch_size=batch_size, num_workers=1, max_negatives=2),
+            loader=LoaderConfig(batch_size=batch_size, num_workers=1, max_negatives=2, num_frames=num_frames),
             steps=steps,
             samples_per_epoch=steps * batch_size,
             learning_rate=1e-3,
@@ -105,7 +106,10 @@ def run_ablation(
             minutes = round((time.perf_counter() - start) / 60, 2)
             model_dir, final_loss = result.model_dir, result.final_loss
         metrics = evaluate(
-            model_dir, shards, run_dir / "evaluation", LoaderConfig(batch_size=64, num_workers=1)
+            model_dir,
+            shards,
+            run_dir / "evaluation",
+            LoaderConfig(batch_size=64, num_workers=1, num_frames=num_frames),
         )
         results[name] = {
             "loss": loss.to_dict(),
@@ -198,6 +202,14 @@ def _write_table(results: dict, path: Path) -> None:
     help="Image encoder input side, in pixels.",
 )
 @click.option(
+    "--num-frames",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Frames per clip (count), mean-pooled by the image encoder; 1 uses the key frame only. "
+    "More than 1 needs shards with frame stacks (KEY.npy), as echoground build writes.",
+)
+@click.option(
     "--evaluate-only",
     is_flag=True,
     help="Evaluate the models of an earlier run in OUT again, e.g. after a prompt change; train nothing.",
@@ -220,6 +232,7 @@ def main(
     image_size: int,
     variants: tuple[str, ...],
     evaluate_only: bool,
+    num_frames: int,
 ) -> None:
     """Run the loss ablation and print the results table."""
     setup_logging()
@@ -234,6 +247,7 @@ def main(
         image_size,
         variants or tuple(VARIANTS),
         evaluate_only,
+        num_frames,
     )
     click.echo((out_dir / "ablation.md").read_text(encoding="utf-8"))
 

@@ -21,8 +21,11 @@ def test_ablation_on_existing_shards(synthetic_shards: Path, tmp_path: Path) -> 
         shards=synthetic_shards,
         image_size=32,
         variants=("clip", "clip+negation"),
+        num_frames=2,
     )
     assert list(results) == ["clip", "clip+negation"]
+    saved_config = json.loads((tmp_path / "ablation" / "clip" / "train_config.json").read_text())
+    assert saved_config["loader"]["num_frames"] == 2
     assert results["clip"]["loss"]["negation_weight"] == 0.0
     assert results["clip+negation"]["loss"]["negation_weight"] == 0.5
     # The given shards are used, so no synthetic shards are written into the output folder.
@@ -47,6 +50,7 @@ def test_ablation_on_existing_shards(synthetic_shards: Path, tmp_path: Path) -> 
         image_size=32,
         variants=("clip",),
         evaluate_only=True,
+        num_frames=2,
     )
     # The same exported model gives the same metrics, and the training minutes are carried over.
     assert again["clip"]["mean_zero_shot_auc"] == results["clip"]["mean_zero_shot_auc"]
@@ -69,7 +73,8 @@ def test_ablation_rejects_folder_without_shards(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("--steps", "0"), ("--batch-size", "1"), ("--image-size", "31")]
+    ("option", "value"),
+    [("--steps", "0"), ("--batch-size", "1"), ("--image-size", "31"), ("--num-frames", "0")],
 )
 def test_ablation_cli_rejects_bad_value(option: str, value: str, tmp_path: Path) -> None:
     from click.testing import CliRunner
