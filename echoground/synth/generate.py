@@ -331,6 +331,9 @@ def _heart(study: Study) -> phantoms.Heart:
         truth = study.labels[label]
         return grade[truth.grade] if truth.state == PRESENT else 0
 
+    # Wall motion has no grade; the named wall is drawn only when the abnormality is present.
+    rwma_present = study.labels["regional_wall_motion_abnormality"].state == PRESENT
+
     return phantoms.Heart(
         lvid_d=m["lvedd"],
         lvid_s=study.lvesd_drawn,
@@ -343,6 +346,11 @@ def _heart(study: Study) -> phantoms.Heart:
         mr_grade=level("mitral_regurgitation"),
         ar_grade=level("aortic_regurgitation"),
         tr_grade=level("tricuspid_regurgitation"),
+        as_grade=level("aortic_stenosis"),
+        ms_grade=level("mitral_stenosis"),
+        ph_grade=level("pulmonary_hypertension"),
+        rwma_wall=study.rwma_walls if rwma_present else "",
+        tapse_cm=m["tapse"],
     )
 
 

@@ -2,15 +2,25 @@
 
 Simplifications of this generator (what a reader must not expect from the pixels):
 
-- Every chamber, wall, vessel and leaflet is an ellipse (or an axis-aligned rectangle) drawn in a
-  physical coordinate system in cm, with the transducer at the origin, x to the right and y in depth.
+- Every chamber, wall, vessel and leaflet is an ellipse (or an axis-aligned rectangle, or a polygon for
+  a wall scar and a flattened septum) drawn in a physical coordinate system in cm, with the transducer
+  at the origin, x to the right and y in depth.
   One pixel is ``cm_per_pixel`` cm in both directions, so the drawn sizes follow the study's numbers:
   LV internal diameter (LVIDd at end-diastole), septal and posterior wall thickness (IVSd, LVPWd), LA
   anteroposterior diameter and RV diameter.
 - Motion: the LV minor semi-axis moves between LVIDd/2 at end-diastole and LVIDs/2 at end-systole, where
   LVIDs is the Teichholz end-systolic diameter that gives the study's LVEF (V = 7 D^3 / (2.4 + D)). Walls
   thicken so that the wall area of a 2D ring stays constant. Systole takes the first 35 % of each cycle,
-  with cosine easing. Atria, vessels and the RV keep a fixed size.
+  with cosine easing. The RV shortens in systole by the study's TAPSE along its long axis (apical
+  views) and by a TAPSE-scaled fraction across it. Atria and vessels keep a fixed size.
+- Findings of the labels (``Heart`` fields, grade 0-3): aortic stenosis thickens, brightens and
+  restricts the aortic cusps (PLAX, PSAX_AV, A5C; A3C draws no aortic valve). Mitral stenosis does the
+  same to the mitral leaflets (PLAX, the apical views, PSAX_MV). Pulmonary hypertension widens the main
+  pulmonary artery (PSAX_AV) and flattens the septum into a D-shaped LV (PSAX_MV, PSAX_APEX only, so
+  the LV line views keep their geometry). A regional wall motion abnormality draws its wall as a thin
+  bright scar that neither moves nor thickens, in the views of RWMA_SEGMENTS and, for the apex, around
+  the PSAX_APEX ring. Every segment keeps clear of the LV line. RV systolic dysfunction shows only as
+  less RV shortening, because no single-frame sign of it is independent of other labels.
 - Measurement lines: the LV centre lies on a line along the LV minor axis (vertical in PLAX and PSAX,
   horizontal in apical views). Along it, the dark run containing the centre is the LV cavity and the
   bright run next to it on the septal side (top in PLAX/PSAX, left in apical views) is the septum (in
@@ -37,6 +47,8 @@ LEVEL_MYOCARDIUM = 170.0
 LEVEL_BLOOD = 6.0
 LEVEL_BRIGHT = 215.0
 LEVEL_LIVER = 90.0
+# Stenotic (calcified) leaflets and cusps get this much brighter per grade, up to 255.
+LEVEL_CALCIFIED_STEP = 12.0
 
 SYSTOLE_FRACTION = 0.35
 SECTOR_HALF_ANGLE_DEG = 37.0
@@ -84,10 +96,65 @@ LV_LINE_VIEWS = {
 }
 LA_LINE_VIEWS = {"PLAX": "vertical", "A4C": "horizontal", "A2C": "horizontal"}
 
+# Findings drawn from the study's labels. Grades run from 0 (absent) to 3 (severe). Every number below
+# that is not attributed to a guideline is the authors' own estimate of what makes the finding visible.
+LEAFLET_HALF_THICKNESS_CM = 0.07
+# Aortic and mitral stenosis: leaflets thicken by this much (half-thickness, cm) per grade.
+STENOSIS_THICKENING_CM = 0.1
+# Fraction of the normal leaflet swing (or PSAX_MV leaflet gap) kept per stenosis grade. For AS these
+# follow the ratio of the continuity valve-area bands of cohort.yaml (Baumgartner 2017: mild 1.6-2.0,
+# moderate 1.0-1.5, severe 0.5-0.9 cm2) to the normal band (2.6-3.8 cm2); MS reuses them.
+STENOSIS_OPENING = (1.0, 0.55, 0.4, 0.2)
+# Main pulmonary artery diameter (cm) in PSAX_AV per PH grade. ESC/ERS 2015 lists a diameter above
+# 2.5 cm as an echo sign of PH.
+PULMONARY_ARTERY_DIAMETER_CM = (1.8, 2.6, 3.0, 3.4)
+# LV eccentricity index (cavity diameter parallel to the septum over the one across it) drawn in PSAX_MV
+# and PSAX_APEX per PH grade. ESC/ERS 2015 lists an index above 1.1 as an echo sign of PH.
+SEPTAL_FLATTENING_EI = (1.0, 1.2, 1.35, 1.5)
+# The tricuspid annulus moves toward the RV apex by the study's TAPSE during systole, and the RV short
+# axis shortens by this fraction per cm of TAPSE. The drawn A4C RV cavity area then shrinks by about
+# 40 % at TAPSE 2.2 cm and by under 20 % at 0.8 cm.
+RV_RADIAL_SHORTENING_PER_CM = 0.08
+# Regional wall motion abnormality: a scar this thin (cm), at most 0.6 of the thinner drawn LV wall.
+SCAR_THICKNESS_CM = 0.45
+RWMA_WALLS = ("inferior", "anterior", "inferolateral", "anteroseptal", "apical")
+# Where each wall's scar is drawn, per view, as a range of the parametric angle t (degrees) of the LV
+# ellipse, whose points are (a cos t, b sin t) in the LV frame. There +u runs along the long axis (to
+# the base in PLAX, to the apex in apical views, to the right in PSAX) and -v points to the septum, so
+# the LV line crosses the walls at t = -90 and t = 90 and every range keeps clear of it. PSAX follows
+# the M-mode line, with the septum at the top and the inferolateral wall next to the bottom. The
+# anterior wall is on the right and the inferior wall on the left. Apical views put the septal side on
+# the left, so A3C shows the anteroseptum left and the inferolateral wall right, and A2C the inferior
+# wall left and the anterior wall right. PSAX_APEX draws an apical scar around the whole ring.
+RWMA_SEGMENTS: dict[str, dict[str, tuple[float, float]]] = {
+    "PLAX": {"anteroseptal": (-75.0, -40.0), "inferolateral": (40.0, 75.0)},
+    "A4C": {"apical": (-40.0, 40.0)},
+    "A5C": {"apical": (-40.0, 40.0)},
+    "A2C": {"apical": (-40.0, 40.0), "inferior": (-140.0, -105.0), "anterior": (25.0, 65.0)},
+    "A3C": {"apical": (-40.0, 40.0), "anteroseptal": (-65.0, -25.0), "inferolateral": (105.0, 140.0)},
+    "PSAX_MV": {
+        "anteroseptal": (-65.0, -30.0),
+        "anterior": (-20.0, 20.0),
+        "inferolateral": (115.0, 150.0),
+        "inferior": (160.0, 200.0),
+    },
+    "PSAX_PM": {
+        "anteroseptal": (-65.0, -30.0),
+        "anterior": (-20.0, 20.0),
+        "inferolateral": (115.0, 150.0),
+        "inferior": (160.0, 200.0),
+    },
+}
+
 
 @dataclass(frozen=True)
 class Heart:
-    """Sizes in cm that the phantom draws, taken from one study's clean measurements."""
+    """Sizes in cm and finding grades that the phantom draws, taken from one study's numbers and labels.
+
+    ``as_grade``, ``ms_grade`` and ``ph_grade`` run from 0 (absent) to 3 (severe), ``rwma_wall`` is one
+    of RWMA_WALLS or empty, and ``tapse_cm`` sets the RV systolic shortening (0 keeps the RV at one
+    size). A finding field left at its default draws the same shapes as a Heart without it.
+    """
 
     lvid_d: float
     lvid_s: float
@@ -100,6 +167,23 @@ class Heart:
     mr_grade: int = 0
     ar_grade: int = 0
     tr_grade: int = 0
+    as_grade: int = 0
+    ms_grade: int = 0
+    ph_grade: int = 0
+    rwma_wall: str = ""
+    tapse_cm: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("as_grade", "ms_grade", "ph_grade"):
+            value = getattr(self, name)
+            if value not in (0, 1, 2, 3):
+                raise ValueError(f"invalid Heart.{name} {value!r}: expected a grade 0 (absent) to 3 (severe)")
+        if self.rwma_wall not in ("", *RWMA_WALLS):
+            raise ValueError(
+                f"invalid Heart.rwma_wall {self.rwma_wall!r}: expected '' or one of {RWMA_WALLS}"
+            )
+        if not self.tapse_cm >= 0.0:
+            raise ValueError(f"invalid Heart.tapse_cm {self.tapse_cm!r}: expected a length of 0 cm or more")
 
 
 @dataclass(frozen=True)
@@ -125,7 +209,15 @@ class Rect:
     level: float
 
 
-Shape = Ellipse | Rect
+@dataclass(frozen=True)
+class Polygon:
+    """A filled polygon in cm, given by its vertices in order (it need not be convex)."""
+
+    points: tuple[tuple[float, float], ...]
+    level: float
+
+
+Shape = Ellipse | Rect | Polygon
 
 
 @dataclass(frozen=True)
@@ -218,6 +310,12 @@ def lv_state(heart: Heart, phase: float) -> LvState:
     return LvState(b, thickness(heart.ivs), thickness(heart.lvpw), a_ed * (0.9 + 0.1 * f))
 
 
+def rv_shortening(heart: Heart, phase: float) -> tuple[float, float]:
+    """Return the tricuspid annulus travel toward the RV apex (cm) and the RV short-axis shortening."""
+    contraction = 1.0 - systolic_fraction(phase)
+    return heart.tapse_cm * contraction, RV_RADIAL_SHORTENING_PER_CM * heart.tapse_cm * contraction
+
+
 # --------------------------------------------------------------------------------------------------
 # Per-view anatomy. Each function returns the shapes of one phase in drawing order and the centres of
 # the LV and LA lines in cm (or None).
@@ -249,16 +347,109 @@ def _chamber(cx: float, cy: float, a: float, b: float, angle: float, wall: float
     )
 
 
-def _leaflet(x0: float, y0: float, length: float, angle: float) -> Ellipse:
+def _leaflet(
+    x0: float,
+    y0: float,
+    length: float,
+    angle: float,
+    half_thickness: float = LEAFLET_HALF_THICKNESS_CM,
+    level: float = LEVEL_BRIGHT,
+) -> Ellipse:
     rad = math.radians(angle)
     return Ellipse(
         x0 + length / 2 * math.cos(rad),
         y0 + length / 2 * math.sin(rad),
         length / 2,
-        0.07,
+        half_thickness,
         angle,
-        LEVEL_BRIGHT,
+        level,
     )
+
+
+def _stenotic_leaflet_style(grade: int) -> tuple[float, float]:
+    """Return the half-thickness (cm) and grey level of leaflets with stenosis ``grade``."""
+    half_thickness = LEAFLET_HALF_THICKNESS_CM + STENOSIS_THICKENING_CM * grade
+    return half_thickness, min(255.0, LEVEL_BRIGHT + LEVEL_CALCIFIED_STEP * grade)
+
+
+def _ellipse_cap(cx: float, cy: float, a: float, b: float, cut_y: float) -> tuple[tuple[float, float], ...]:
+    """Return the outline of the part of an axis-aligned ellipse above ``cut_y`` (smaller y)."""
+    k = (cy - cut_y) / b
+    start, stop = -math.pi + math.asin(k), -math.asin(k)
+    steps = 32
+    return tuple(
+        (cx + a * math.cos(t), cy + b * math.sin(t))
+        for t in (start + (stop - start) * i / steps for i in range(steps + 1))
+    )
+
+
+def _flattened_septum(cx: float, cy: float, s: LvState, grade: int) -> tuple[list[Shape], float]:
+    """Return shapes that flatten the septal (top) side of a short-axis LV, and the flat cavity border y.
+
+    The cavity loses the cap whose removal gives it the eccentricity index of ``grade``. The septum
+    keeps its thickness and moves down with the cut, and the RV cavity fills the space above it.
+    """
+    depth = 2.0 * s.b * (1.0 - 1.0 / SEPTAL_FLATTENING_EI[grade])
+    cavity_cut = cy - s.b + depth
+    outer = s.b + (s.septum + s.posterior) / 2
+    outer_cy = cy + (s.posterior - s.septum) / 2
+    # The caps reach 0.1 cm past the circles they cover, so that no anti-aliased rim of those shows.
+    shapes: list[Shape] = [
+        Polygon(_ellipse_cap(cx, cy, s.b + 0.1, s.b + 0.1, cavity_cut), LEVEL_MYOCARDIUM),
+        Polygon(_ellipse_cap(cx, outer_cy, outer + 0.1, outer + 0.1, cavity_cut - s.septum), LEVEL_BLOOD),
+    ]
+    return shapes, cavity_cut
+
+
+def _scar_thickness(heart: Heart) -> float:
+    return min(SCAR_THICKNESS_CM, 0.6 * min(heart.ivs, heart.lvpw))
+
+
+def _scar(
+    cx: float, cy: float, angle: float, s: LvState, ed: LvState, heart: Heart, span: tuple[float, float]
+) -> list[Shape]:
+    """Return the shapes of an akinetic scar on the LV wall over the parametric angles ``span`` (degrees).
+
+    The scar is a thin bright band along the inside of the end-diastolic outer border of the wall. It keeps
+    that place and thickness at every phase, so it neither moves nor thickens, and the cavity reaches its
+    inner edge.
+    """
+    rad = math.radians(angle)
+    cos_a, sin_a = math.cos(rad), math.sin(rad)
+    mean, shift = (ed.septum + ed.posterior) / 2, (ed.posterior - ed.septum) / 2
+    thickness = _scar_thickness(heart)
+    inner: list[tuple[float, float]] = []
+    scar_inner: list[tuple[float, float]] = []
+    outer: list[tuple[float, float]] = []
+    steps = 16
+    for i in range(steps + 1):
+        t = math.radians(span[0] + (span[1] - span[0]) * i / steps)
+        cavity_u, cavity_v = ed.a * math.cos(t), ed.b * math.sin(t)
+        edge_u, edge_v = (ed.a + mean) * math.cos(t), shift + (ed.b + mean) * math.sin(t)
+        wall = math.hypot(edge_u - cavity_u, edge_v - cavity_v)
+        scar_u = edge_u - thickness * (edge_u - cavity_u) / wall
+        scar_v = edge_v - thickness * (edge_v - cavity_v) / wall
+        # A point inside the cavity of this phase, so that the blood covers the wall that moved inward.
+        inside_u, inside_v = 0.8 * s.a * math.cos(t), 0.8 * s.b * math.sin(t)
+        for points, (u, v) in (
+            (inner, (inside_u, inside_v)),
+            (scar_inner, (scar_u, scar_v)),
+            (outer, (edge_u, edge_v)),
+        ):
+            points.append((cx + u * cos_a - v * sin_a, cy + u * sin_a + v * cos_a))
+    return [
+        Polygon(tuple(inner + scar_inner[::-1]), LEVEL_BLOOD),
+        Polygon(tuple(scar_inner + outer[::-1]), LEVEL_BRIGHT),
+    ]
+
+
+def _rwma_shapes(
+    view: str, cx: float, cy: float, angle: float, s: LvState, ed: LvState, heart: Heart
+) -> list[Shape]:
+    span = RWMA_SEGMENTS.get(view, {}).get(heart.rwma_wall)
+    if span is None:
+        return []
+    return _scar(cx, cy, angle, s, ed, heart, span)
 
 
 def anatomy_plax(heart: Heart, phase: float) -> Anatomy:
@@ -268,8 +459,10 @@ def anatomy_plax(heart: Heart, phase: float) -> Anatomy:
     lv_cx = -1.8
     lv_cy = 2.1 + rv_depth + heart.ivs + ed.b
     septum_top = lv_cy - s.b - s.septum
+    # The RV free wall (top) moves toward the septum in systole.
+    rv_depth_now = rv_depth * (1.0 - rv_shortening(heart, phase)[1])
     rv_wall, rv_cavity = _chamber(
-        lv_cx + 0.5, septum_top - rv_depth / 2 + 0.6, 4.8, rv_depth / 2 + 0.6, 0, 0.45
+        lv_cx + 0.5, septum_top - rv_depth_now / 2 + 0.6, 4.8, rv_depth_now / 2 + 0.6, 0, 0.45
     )
     lv_walls, lv_cavity = _lv(lv_cx, lv_cy, 0.0, s, heart)
     ao = 3.0
@@ -286,17 +479,22 @@ def anatomy_plax(heart: Heart, phase: float) -> Anatomy:
         Ellipse(ao_cx, ao_cy, 2.6, ao / 2 + 0.22, 0, LEVEL_BRIGHT),
         Ellipse(la_cx, la_cy, la_a + 0.3, heart.la_d / 2 + 0.3, 0, LEVEL_MYOCARDIUM),
         *lv_cavity,
+        *_rwma_shapes("PLAX", lv_cx, lv_cy, 0.0, s, ed, heart),
         Ellipse(ao_cx, ao_cy, 2.4, ao / 2, 0, LEVEL_BLOOD),
         Ellipse(la_cx, la_cy, la_a, heart.la_d / 2, 0, LEVEL_BLOOD),
         Ellipse(la_cx + 0.5, la_cy + heart.la_d / 2 + 1.6, 0.9, 0.9, 0, LEVEL_BLOOD),  # descending aorta
     ]
     f = systolic_fraction(phase)
-    opening = 55 * f  # mitral leaflets open in diastole, aortic cusps open in systole
+    # Mitral leaflets open in diastole and aortic cusps in systole. Stenosis keeps part of the swing.
+    opening = 55 * f * STENOSIS_OPENING[heart.ms_grade]
+    cusp_swing = 50 * (1 - f) * STENOSIS_OPENING[heart.as_grade]
+    cusp = _stenotic_leaflet_style(heart.as_grade)
+    mitral = _stenotic_leaflet_style(heart.ms_grade)
     shapes += [
-        _leaflet(ao_cx - 1.5, ao_cy - ao / 2 + 0.1, 1.1, 60 - 50 * (1 - f)),
-        _leaflet(ao_cx - 1.5, ao_cy + ao / 2 - 0.1, 1.1, -60 + 50 * (1 - f)),
-        _leaflet(lv_cx + ed.a - 0.3, lv_cy - 0.3, 1.6, 100 + opening),
-        _leaflet(lv_cx + ed.a + 0.5, lv_cy + ed.b * 0.6, 1.0, 200 - opening),
+        _leaflet(ao_cx - 1.5, ao_cy - ao / 2 + 0.1, 1.1, 60 - cusp_swing, *cusp),
+        _leaflet(ao_cx - 1.5, ao_cy + ao / 2 - 0.1, 1.1, -60 + cusp_swing, *cusp),
+        _leaflet(lv_cx + ed.a - 0.3, lv_cy - 0.3, 1.6, 100 + opening, *mitral),
+        _leaflet(lv_cx + ed.a + 0.5, lv_cy + ed.b * 0.6, 1.0, 200 - opening, *mitral),
     ]
     return shapes, (lv_cx, lv_cy), (la_cx, la_cy)
 
@@ -320,54 +518,115 @@ def _four_chamber(
     cavities: list[Shape] = []
     if with_rv:
         septum_left = lv_cx - s.b - s.septum
-        rv_b = 0.42 * heart.rv_d
-        rv_wall, rv_cavity = _chamber(septum_left - rv_b + 0.7, lv_cy + 0.4, 0.8 * ed.a, rv_b + 0.7, 90, 0.4)
+        # In systole the RV apex (top) stays, the tricuspid annulus (bottom) rises by the TAPSE share
+        # of this phase and the free wall moves toward the septum.
+        annulus_travel, radial = rv_shortening(heart, phase)
+        rv_b = 0.42 * heart.rv_d * (1.0 - radial)
+        rv_wall, rv_cavity = _chamber(
+            septum_left - rv_b + 0.7,
+            lv_cy + 0.4 - annulus_travel / 2,
+            0.8 * ed.a - annulus_travel / 2,
+            rv_b + 0.7,
+            90,
+            0.4,
+        )
         ra_b = 0.42 * heart.la_d * heart.ra_scale
         ra_cx = la_cx - heart.la_d / 2 - 0.3 - ra_b
         ra_wall, ra_cavity = _chamber(ra_cx, la_cy, la_long / 2, ra_b, 90, 0.25)
         shapes += [rv_wall, rv_cavity, ra_wall]
         cavities.append(ra_cavity)
     la_wall, la_cavity = _chamber(la_cx, la_cy, la_long / 2, heart.la_d / 2, 90, 0.3)
-    shapes += [*lv_walls, la_wall, *lv_cavity, la_cavity, *cavities]
+    if with_outflow:
+        view = "A5C"
+    elif with_aorta_side:
+        view = "A3C"
+    else:
+        view = "A4C" if with_rv else "A2C"
+    scar = _rwma_shapes(view, lv_cx, lv_cy, -90.0, s, ed, heart)
+    shapes += [*lv_walls, la_wall, *lv_cavity, *scar, la_cavity, *cavities]
     if with_outflow:
         shapes.append(Ellipse(lv_cx - ed.b * 0.55, base_y + 0.8, 2.0, 0.9, 70, LEVEL_BLOOD))
+        # NOTE: this aortic leaflet lies along the outflow tract (open) at end-diastole and across it at
+        # end-systole, which is the reverse of the real valve timing. Aortic stenosis narrows its swing.
+        swing = 50 * systolic_fraction(phase) * STENOSIS_OPENING[heart.as_grade]
         shapes.append(
-            _leaflet(lv_cx - ed.b * 0.55 - 0.8, base_y + 0.5, 0.9, 20 + 50 * systolic_fraction(phase))
+            _leaflet(
+                lv_cx - ed.b * 0.55 - 0.8,
+                base_y + 0.5,
+                0.9,
+                20 + swing,
+                *_stenotic_leaflet_style(heart.as_grade),
+            )
         )
     if with_aorta_side:
         shapes.append(Ellipse(lv_cx + ed.b + 0.9, base_y + 0.9, 2.4, 0.95, 110, LEVEL_BLOOD))
-    opening = 50 * systolic_fraction(phase)
+    opening = 50 * systolic_fraction(phase) * STENOSIS_OPENING[heart.ms_grade]
+    mitral = _stenotic_leaflet_style(heart.ms_grade)
     shapes += [
-        _leaflet(lv_cx - heart.la_d / 2 + 0.1, base_y + 0.3, 1.5, -60 - opening),
-        _leaflet(lv_cx + heart.la_d / 2 - 0.1, base_y + 0.3, 1.2, -120 + opening),
+        _leaflet(lv_cx - heart.la_d / 2 + 0.1, base_y + 0.3, 1.5, -60 - opening, *mitral),
+        _leaflet(lv_cx + heart.la_d / 2 - 0.1, base_y + 0.3, 1.2, -120 + opening, *mitral),
     ]
     la_line = (la_cx, la_cy) if not with_outflow and not with_aorta_side else None
     return shapes, (lv_cx, lv_cy), la_line
 
 
-def anatomy_psax(heart: Heart, phase: float, level: str) -> Anatomy:
-    s = lv_state(heart, phase)
-    ed = lv_state(heart, 0.0)
+def _short_axis_circle(s: LvState, level: str) -> LvState:
+    """Return the LV section of a PSAX level: full size at MV and PM, smaller and thicker at the apex."""
     scale = {"MV": 1.0, "PM": 1.0, "APEX": 0.45}[level]
-    circle = LvState(
+    return LvState(
         s.b * scale,
         s.septum * (1.3 if level == "APEX" else 1.0),
         s.posterior * (1.3 if level == "APEX" else 1.0),
         s.b * scale,
     )
+
+
+def _apical_ring_scar(cx: float, cy: float, ed_circle: LvState, heart: Heart) -> list[Shape]:
+    """Return a thin bright scar around the whole end-diastolic apical ring, with the cavity filling it."""
+    outer = ed_circle.b + (ed_circle.septum + ed_circle.posterior) / 2
+    outer_cy = cy + (ed_circle.posterior - ed_circle.septum) / 2
+    inner = outer - _scar_thickness(heart)
+    return [
+        Ellipse(cx, outer_cy, outer, outer, 0, LEVEL_BRIGHT),
+        Ellipse(cx, outer_cy, inner, inner, 0, LEVEL_BLOOD),
+    ]
+
+
+def anatomy_psax(heart: Heart, phase: float, level: str) -> Anatomy:
+    s = lv_state(heart, phase)
+    ed = lv_state(heart, 0.0)
+    circle = _short_axis_circle(s, level)
     cx, cy = 0.0, 2.2 + min(3.0, 0.6 * heart.rv_d) + heart.ivs + ed.b
     septum_top = cy - circle.b - circle.septum
     rv_depth = min(2.6, 0.5 * heart.rv_d) * (0.6 if level == "APEX" else 1.0)
+    rv_depth *= 1.0 - rv_shortening(heart, phase)[1]
     rv_wall, rv_cavity = _chamber(
         cx - 0.6, septum_top - rv_depth / 2 + 0.9, ed.b + 2.2, rv_depth / 2 + 0.9, -8, 0.4
     )
     lv_walls, lv_cavity = _lv(cx, cy, 0.0, circle, heart)
     shapes: list[Shape] = [rv_wall, rv_cavity, *lv_walls, *lv_cavity]
+    ed_circle = _short_axis_circle(ed, level)
+    if level == "APEX" and heart.rwma_wall == "apical":
+        shapes += _apical_ring_scar(cx, cy, ed_circle, heart)
+    shapes += _rwma_shapes(f"PSAX_{level}", cx, cy, 0.0, circle, ed_circle, heart)
+    # Pulmonary hypertension flattens the septum at the MV and apical levels only, because the LV line
+    # of PSAX_PM must keep measuring the study's LVIDd.
+    cavity_top = cy - circle.b
+    if level in ("MV", "APEX") and heart.ph_grade:
+        flattening, cavity_top = _flattened_septum(cx, cy, circle, heart.ph_grade)
+        shapes += flattening
     if level == "MV":
-        gap = 0.25 + 0.9 * systolic_fraction(phase + 0.5) * circle.b / 2.5
+        gap = 0.25 + 0.9 * systolic_fraction(phase + 0.5) * circle.b / 2.5 * STENOSIS_OPENING[heart.ms_grade]
+        # Mitral stenosis thickens the leaflets outward, away from the orifice that it narrows.
+        thickening = STENOSIS_THICKENING_CM * heart.ms_grade
+        half_thickness = 0.12 + thickening
+        leaflet_level = _stenotic_leaflet_style(heart.ms_grade)[1]
+        upper_y = cy - gap - thickening
+        if heart.ph_grade:
+            upper_y = max(upper_y, cavity_top + half_thickness + 0.05)  # stay below the flattened septum
         shapes += [
-            Ellipse(cx, cy - gap, circle.b * 0.75, 0.12, 0, LEVEL_BRIGHT),
-            Ellipse(cx, cy + gap, circle.b * 0.7, 0.12, 0, LEVEL_BRIGHT),
+            Ellipse(cx, upper_y, circle.b * 0.75, half_thickness, 0, leaflet_level),
+            Ellipse(cx, cy + gap + thickening, circle.b * 0.7, half_thickness, 0, leaflet_level),
         ]
     if level == "PM":
         for sign in (-1, 1):
@@ -381,6 +640,11 @@ def anatomy_psax(heart: Heart, phase: float, level: str) -> Anatomy:
 def anatomy_psax_av(heart: Heart, phase: float) -> Anatomy:
     ao_cx, ao_cy, ao_r = 0.3, 6.5, 1.4
     la_cy = ao_cy + ao_r + 0.4 + heart.la_d / 2
+    # Pulmonary hypertension widens the main pulmonary artery toward the aorta, and its far side stays.
+    pa_half = PULMONARY_ARTERY_DIAMETER_CM[heart.ph_grade] / 2
+    pa_widening = pa_half - PULMONARY_ARTERY_DIAMETER_CM[0] / 2
+    pa_cx = 3.6 - pa_widening * math.cos(math.radians(-30))
+    pa_cy = ao_cy - 0.6 - pa_widening * math.sin(math.radians(-30))
     shapes: list[Shape] = [
         Ellipse(-2.5, ao_cy + 1.2, 2.0 * heart.ra_scale, 1.8, 20, LEVEL_MYOCARDIUM),
         Ellipse(-2.5, ao_cy + 1.2, 1.75 * heart.ra_scale, 1.55, 20, LEVEL_BLOOD),  # RA
@@ -388,17 +652,20 @@ def anatomy_psax_av(heart: Heart, phase: float) -> Anatomy:
         Ellipse(0.6, la_cy, 2.3, heart.la_d / 2, 0, LEVEL_BLOOD),  # LA
         Ellipse(0.4, ao_cy - 2.3, 3.6, 1.5, 8, LEVEL_MYOCARDIUM),
         Ellipse(0.4, ao_cy - 2.2, 3.3, 1.1, 8, LEVEL_BLOOD),  # RVOT
-        Ellipse(3.6, ao_cy - 0.6, 0.9, 2.2, -30, LEVEL_BLOOD),  # main pulmonary artery
+        Ellipse(pa_cx, pa_cy, pa_half, 2.2, -30, LEVEL_BLOOD),  # main pulmonary artery
         Ellipse(ao_cx, ao_cy, ao_r + 0.25, ao_r + 0.25, 0, LEVEL_BRIGHT),
         Ellipse(ao_cx, ao_cy, ao_r, ao_r, 0, LEVEL_BLOOD),
     ]
     closed = systolic_fraction(phase) > 0.5 or phase % 1.0 > SYSTOLE_FRACTION
-    length = ao_r * (0.95 if closed else 0.5)
+    # Open cusps leave a central orifice of radius start_r; aortic stenosis shrinks it.
+    opening = STENOSIS_OPENING[heart.as_grade]
+    length = ao_r * (0.95 if closed else 1.0 - 0.5 * opening)
+    cusp = _stenotic_leaflet_style(heart.as_grade)
     for angle in (270, 30, 150):
-        start_r = 0.0 if closed else ao_r * 0.5
+        start_r = 0.0 if closed else ao_r * 0.5 * opening
         x0 = ao_cx + start_r * math.cos(math.radians(angle))
         y0 = ao_cy + start_r * math.sin(math.radians(angle))
-        shapes.append(_leaflet(x0, y0, length, angle))
+        shapes.append(_leaflet(x0, y0, length, angle, *cusp))
     return shapes, None, None
 
 
@@ -441,9 +708,16 @@ def _rotate(shape: Shape, ox: float, oy: float, degrees: float, dx: float, dy: f
     if isinstance(shape, Rect):
         return shape
     rad = math.radians(degrees)
-    x, y = shape.cx - ox, shape.cy - oy
-    nx = ox + x * math.cos(rad) - y * math.sin(rad) + dx
-    ny = oy + x * math.sin(rad) + y * math.cos(rad) + dy
+
+    def turn(px: float, py: float) -> tuple[float, float]:
+        x, y = px - ox, py - oy
+        return ox + x * math.cos(rad) - y * math.sin(rad) + dx, oy + x * math.sin(rad) + y * math.cos(
+            rad
+        ) + dy
+
+    if isinstance(shape, Polygon):
+        return Polygon(tuple(turn(x, y) for x, y in shape.points), shape.level)
+    nx, ny = turn(shape.cx, shape.cy)
     return Ellipse(nx, ny, shape.a, shape.b, shape.angle + degrees, shape.level)
 
 
@@ -478,6 +752,9 @@ def _paint(image: np.ndarray, screen: Screen, shape: Shape) -> None:
         if x1 > x0 and y1 > y0:
             image[y0:y1, x0:x1] = shape.level
         return
+    if isinstance(shape, Polygon):
+        _paint_polygon(image, screen, shape)
+        return
     extent = max(shape.a, shape.b) / s + 2
     px, py = screen.apex_x + shape.cx / s, screen.apex_y + shape.cy / s
     x0, x1 = max(0, int(px - extent)), min(screen.cols, int(px + extent) + 1)
@@ -496,6 +773,30 @@ def _paint(image: np.ndarray, screen: Screen, shape: Shape) -> None:
     # Signed distance to the boundary (exact on the principal axes), in pixels.
     distance = (q - 1.0) / gradient / s
     coverage = np.clip(0.5 - distance, 0.0, 1.0)
+    region = image[y0:y1, x0:x1]
+    region += (shape.level - region) * coverage
+
+
+# Sub-pixels per pixel side when a polygon is rasterised, so that its edges are anti-aliased too.
+POLYGON_SUPERSAMPLING = 4
+
+
+def _paint_polygon(image: np.ndarray, screen: Screen, shape: Polygon) -> None:
+    """Paint a polygon with its pixel coverage estimated on a 4 x 4 sub-pixel grid."""
+    s, k = screen.cm_per_pixel, POLYGON_SUPERSAMPLING
+    points = [(screen.apex_x + x / s, screen.apex_y + y / s) for x, y in shape.points]
+    x0 = max(0, math.floor(min(x for x, _ in points)))
+    x1 = min(screen.cols, math.ceil(max(x for x, _ in points)) + 1)
+    y0 = max(0, math.floor(min(y for _, y in points)))
+    y1 = min(screen.rows, math.ceil(max(y for _, y in points)) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    mask = Image.new("L", ((x1 - x0) * k, (y1 - y0) * k), 0)
+    # Pillow fills the sub-pixels whose centres (integer coordinates) fall inside the outline.
+    outline = [((x - x0) * k - 0.5, (y - y0) * k - 0.5) for x, y in points]
+    ImageDraw.Draw(mask).polygon(outline, fill=255)
+    sub = np.asarray(mask, dtype=np.float32).reshape(y1 - y0, k, x1 - x0, k)
+    coverage = sub.mean(axis=(1, 3)) / 255.0
     region = image[y0:y1, x0:x1]
     region += (shape.level - region) * coverage
 
