@@ -275,7 +275,7 @@ def test_build_captions_table_and_ledger():
     assert len(ledger) == 3
     plax = next(entry for entry in ledger if entry.item_id.endswith("_0002"))
     assert plax.message.startswith(
-        "clip p10_p10000032_s90000001_0002: clip-level caption from template 'PLAX' version 2"
+        "clip p10_p10000032_s90000001_0002: clip-level caption from template 'PLAX' version 3"
     )
     assert all(entry.message for entry in ledger)
     negatives = json.loads(table.loc[0, "negatives"])
