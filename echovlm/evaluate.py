@@ -148,13 +148,29 @@ def zero_shot_probabilities(model: EchoVLM, image: torch.Tensor, labels: list[st
     return probabilities
 
 
-def labels_shown(meta: dict[str, Any]) -> set[str]:
-    """Return the labels that the caption template of a clip's view can state.
+DOPPLER_CLIP_KINDS = ("color_doppler", "spectral_doppler")
 
-    The template is the one the EchoGround caption writer picks (fine view for B-mode and M-mode,
-    coarse view for Doppler, the study-level template for an uncertain view). Its labels are its
-    findings and the grade labels of its measurements. A label outside this set has no evidence in the
-    clip's image, because each view shows only some structures.
+
+def _template_labels(template: Any, templates: Any) -> set[str]:
+    labels = set(template.findings)
+    for key in template.measurements:
+        measurement = templates.measurements.get(key)
+        if measurement is not None and measurement.grade_label:
+            labels.add(measurement.grade_label)
+    return labels
+
+
+def labels_shown(meta: dict[str, Any]) -> set[str]:
+    """Return the labels that a clip's image can show.
+
+    For most clips these are the labels that its caption template can state: the template's findings
+    and the grade labels of its measurements. The template is the one the EchoGround caption writer
+    picks (fine view for B-mode and M-mode, coarse view for Doppler, the study-level template for an
+    uncertain view). A PSAX apical clip carries no evidence on aortic stenosis.
+
+    A colour or spectral Doppler clip whose acoustic window is unknown (MIMIC-IV-ECHO does not record
+    it) is captioned at study level, but its image shows flow, not the LV walls. It can show what a
+    Doppler template of any window states, so that union is its set.
     """
     from echoground.captions.compose import select_template
     from echoground.captions.records import ClipInput
@@ -169,13 +185,10 @@ def labels_shown(meta: dict[str, Any]) -> set[str]:
         view=meta.get("view"),
         view_coarse=meta.get("view_coarse"),
     )
-    template = select_template(clip, templates) or templates.study_level
-    labels = set(template.findings)
-    for key in template.measurements:
-        measurement = templates.measurements.get(key)
-        if measurement is not None and measurement.grade_label:
-            labels.add(measurement.grade_label)
-    return labels
+    template = select_template(clip, templates)
+    if template is None and clip.clip_kind in DOPPLER_CLIP_KINDS:
+        return set().union(*(_template_labels(entry, templates) for entry in templates.doppler.values()))
+    return _template_labels(template or templates.study_level, templates)
 
 
 def _auc(truth: list[int], scores: list[float]) -> float | None:

@@ -215,6 +215,19 @@ def test_labels_shown_follow_caption_templates() -> None:
     assert {"lv_systolic_dysfunction", "rv_systolic_dysfunction", "la_enlargement"} <= a4c
 
 
+def test_labels_shown_doppler_without_window() -> None:
+    """A Doppler clip of unknown window is captioned at study level but shows only flow findings."""
+    unknown = labels_shown({"clip_kind": "spectral_doppler", "view": None, "view_coarse": None})
+    # Apical Doppler states the AV gradient and TR velocity, PSAX Doppler tricuspid regurgitation.
+    assert {"mitral_regurgitation", "aortic_stenosis", "tricuspid_regurgitation"} <= unknown
+    assert "pulmonary_hypertension" in unknown
+    assert "lv_hypertrophy" not in unknown
+    assert "lv_dilation" not in unknown
+    # A B-mode or M-mode clip without a view keeps the study-level template.
+    for kind in ("b_mode_2d", "m_mode"):
+        assert "lv_hypertrophy" in labels_shown({"clip_kind": kind, "view": None, "view_coarse": None})
+
+
 def test_zero_shot_auc_by_view_and_study(monkeypatch) -> None:
     """A PSAX_APEX clip cannot show LV dilation, so it counts only in the all-clips AUC."""
     views = ["PLAX", "PLAX", "PLAX", "PSAX_APEX"]
