@@ -124,6 +124,8 @@ def run_ablation(
             "image_to_text_R@1": metrics["retrieval"]["image_to_text"]["R@1"],
             "text_to_image_R@1": metrics["retrieval"]["text_to_image"]["R@1"],
             "view_probe_accuracy": metrics["view_probe"]["accuracy"],
+            "label_probe_auc": metrics["label_probe"]["mean_auc"],
+            "label_probe_auc_study": metrics["label_probe"]["mean_auc_study"],
             "negation_pair_accuracy": metrics["negation_probe"]["pair_accuracy"],
             "negation_by_flip": {k: v["accuracy"] for k, v in metrics["negation_probe"]["by_flip"].items()},
             "negation_by_direction": {
@@ -151,6 +153,7 @@ def _write_table(results: dict, path: Path) -> None:
         ("I→T R@1", "image_to_text_R@1"),
         ("T→I R@1", "text_to_image_R@1"),
         ("view probe acc.", "view_probe_accuracy"),
+        ("label probe AUC, per study", "label_probe_auc_study"),
         ("negation probe", "negation_pair_accuracy"),
         ("train min", "train_minutes"),
     ]

@@ -9,6 +9,8 @@ Metrics:
   a retrieved item counts as a match when it comes from the same study (study_id) as the query.
 - View classification: a logistic-regression probe on frozen image embeddings, fitted on the val split
   (or the train split when val is absent) and scored as accuracy on the test split.
+- Label probe: the same kind of probe per canonical label, scored as AUC; the supervised reference
+  for the zero-shot AUC.
 - Negation probe: the share of (test image, counterfactual) pairs where the image scores its true
   caption above the counterfactual, overall and per flip kind; also the share of images that beat all
   their counterfactuals.
@@ -326,6 +328,58 @@ def view_probe(train: Embedded, test: Embedded, seed: int = 0) -> dict[str, Any]
     }
 
 
+def _label_targets(embedded: Embedded, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return the indices of samples whose ``label`` is present or absent, and 1/0 targets."""
+    indices, targets = [], []
+    for index, meta in enumerate(embedded.meta):
+        state = ((meta.get("labels") or {}).get(label) or {}).get("state")
+        if state in ("present", "absent"):
+            indices.append(index)
+            targets.append(1 if state == "present" else 0)
+    return np.array(indices, dtype=int), np.array(targets, dtype=int)
+
+
+def label_probe(train: Embedded, test: Embedded, seed: int = 0) -> dict[str, Any]:
+    """Fit one logistic regression per label on ``train`` image embeddings; return test AUC per label.
+
+    The supervised reference for zero-shot classification: it shows how much of each label the image
+    embeddings hold, whether or not the text side has learnt to point at it. Scored like zero-shot,
+    over every clip (``auc``) and per study from the mean probability over its clips (``auc_study``).
+    A label without both classes in ``train`` gets no probe.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    per_label: dict[str, Any] = {}
+    for label in load_prompts():
+        train_index, train_target = _label_targets(train, label)
+        test_index, test_target = _label_targets(test, label)
+        if len(set(train_target.tolist())) < 2 or len(test_index) == 0:
+            per_label[label] = {"auc": None, "auc_study": None, "train_present": int(train_target.sum())}
+            continue
+        probe = LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed)
+        probe.fit(train.image[train_index].numpy(), train_target)
+        scores = probe.predict_proba(test.image[test_index].numpy())[:, 1]
+        by_study: dict[Any, list[float]] = defaultdict(list)
+        study_truth: dict[Any, int] = {}
+        for index, target, score in zip(test_index, test_target, scores, strict=True):
+            study = test.meta[index].get("study_id")
+            by_study[study].append(float(score))
+            study_truth[study] = int(target)
+        studies = list(by_study)
+        per_label[label] = {
+            "auc": _auc(test_target.tolist(), scores.tolist()),
+            "auc_study": _auc(
+                [study_truth[key] for key in studies], [np.mean(by_study[key]) for key in studies]
+            ),
+            "train_present": int(train_target.sum()),
+        }
+    return {
+        "per_label": per_label,
+        "mean_auc": _mean([entry["auc"] for entry in per_label.values()]),
+        "mean_auc_study": _mean([entry["auc_study"] for entry in per_label.values()]),
+    }
+
+
 def negation_probe(embedded: Embedded) -> dict[str, Any]:
     """Return the share of counterfactual pairs, and of images, where the true caption scores higher.
 
@@ -407,6 +461,7 @@ def evaluate(
         | {"context_split": probe_split},
         "retrieval": retrieval_recall(test),
         "view_probe": view_probe(probe_train, test) | {"probe_split": probe_split},
+        "label_probe": label_probe(probe_train, test) | {"probe_split": probe_split},
         "negation_probe": negation_probe(test),
     }
     out_dir.mkdir(parents=True, exist_ok=True)

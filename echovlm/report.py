@@ -54,6 +54,7 @@ def write_report(metrics: dict[str, Any], out_dir: Path) -> Path:
     retrieval = metrics["retrieval"]
     probe = metrics["view_probe"]
     negation = metrics["negation_probe"]
+    label_probe = metrics.get("label_probe", {})
     lines = [
         "# EchoVLM evaluation",
         "",
@@ -121,6 +122,15 @@ def write_report(metrics: dict[str, Any], out_dir: Path) -> Path:
         "",
         f"Logistic regression on frozen image embeddings, fitted on the {probe.get('probe_split')} split: "
         f"accuracy **{_format(probe.get('accuracy'))}** on the test split.",
+        "",
+        "## Label probe (supervised reference)",
+        "",
+        "One logistic regression per label on frozen image embeddings, fitted on the "
+        f"{label_probe.get('probe_split')} split. Mean AUC over every clip "
+        f"**{_format(label_probe.get('mean_auc'))}**, per study "
+        f"**{_format(label_probe.get('mean_auc_study'))}**. "
+        "A label scores higher here than zero-shot when the image embeddings hold it but the text side does "
+        "not yet point at it.",
         "",
         "## Negation probe",
         "",

@@ -14,6 +14,7 @@ from echovlm.cli import main
 from echovlm.data import LoaderConfig
 from echovlm.evaluate import (
     Embedded,
+    label_probe,
     labels_shown,
     negation_probe,
     negative_kind,
@@ -262,3 +263,34 @@ def test_zero_shot_auc_by_view_and_study(monkeypatch) -> None:
     assert (entry["view_clips"], entry["studies"], entry["studies_present"]) == (3, 2, 1)
     assert result["per_label"]["mitral_regurgitation"]["auc"] is None
     assert result["mean_auc_study"] == pytest.approx(1.0)
+
+
+def _labelled(image, states, studies) -> Embedded:
+    embedded = _embedded(image=image, text=image, studies=studies)
+    for meta, state in zip(embedded.meta, states, strict=True):
+        meta["labels"] = {"lv_dilation": {"state": state}} if state else {}
+    return embedded
+
+
+def test_label_probe_scores_separable_label() -> None:
+    # lv_dilation is present along +x; the uncertain sample and the sample without labels are left out.
+    train = _labelled(
+        image=[[1, 0.1], [0.9, -0.2], [-1, 0.1], [-0.8, 0.3], [1, 1], [0, 1]],
+        states=["present", "present", "absent", "absent", "uncertain", None],
+        studies=[1, 2, 3, 4, 5, 6],
+    )
+    # Test: study 7 has a present clip and a weak present clip; study 8 two absent clips.
+    test = _labelled(
+        image=[[0.9, 0.0], [-0.1, 0.99], [-0.9, 0.1], [0.1, 0.99]],
+        states=["present", "present", "absent", "absent"],
+        studies=[7, 7, 8, 8],
+    )
+    result = label_probe(train, test)
+    entry = result["per_label"]["lv_dilation"]
+    assert entry["train_present"] == 2
+    # Clip level: the weak present clip (-0.1, 0.99) scores below the absent clip (0.1, 0.99): 3 of 4 pairs.
+    assert entry["auc"] == pytest.approx(0.75)
+    assert entry["auc_study"] == pytest.approx(1.0)
+    # Labels with one class (or none) in the training split get no probe.
+    assert result["per_label"]["mitral_regurgitation"]["auc"] is None
+    assert result["mean_auc"] == pytest.approx(0.75)
