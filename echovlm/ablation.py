@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from echoground.logs import setup_logging
+from echoground.logs import USER_INPUT_ERRORS, setup_logging, user_error_message
 from echovlm.data import LoaderConfig
 from echovlm.evaluate import evaluate
 from echovlm.losses import LossConfig
@@ -58,11 +58,15 @@ def run_ablation(
     unknown = [name for name in variants if name not in VARIANTS]
     if unknown:
         raise ValueError(f"invalid ablation variants {unknown}; choose from {list(VARIANTS)}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    previous_path = out_dir / "ablation.json"
+    previous = json.loads(previous_path.read_text(encoding="utf-8")) if previous_path.is_file() else {}
+    if evaluate_only:
+        shards = _recorded_shards(previous, variants, shards, out_dir)
     if shards is None:
         shards = out_dir / "shards"
     elif not (shards / "train" / "sizes.json").is_file():
         raise FileNotFoundError(f"{shards / 'train' / 'sizes.json'} not found; pass a build's shards folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
     if not (shards / "train" / "sizes.json").is_file():
         counts = write_synthetic_shards(
             shards, SyntheticSpec(subjects=subjects, seed=seed), samples_per_shard=250
@@ -72,8 +76,6 @@ def run_ablation(
     if not (text_model / "config.json").is_file():
         write_tiny_text_model(text_model, seed=seed)
 
-    previous_path = out_dir / "ablation.json"
-    previous = json.loads(previous_path.read_text(encoding="utf-8")) if previous_path.is_file() else {}
     results = {}
     for name in variants:
         loss = VARIANTS[name]
@@ -136,10 +138,38 @@ def run_ablation(
                 k: v["auc_study"] for k, v in metrics["zero_shot_counterfactual"]["per_label"].items()
             },
             "test_samples": metrics["test_samples"],
+            "shards": str(shards.resolve()),
+            "num_frames": num_frames,
         }
         (out_dir / "ablation.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     _write_table(results, out_dir / "ablation.md")
     return results
+
+
+def _recorded_shards(previous: dict, variants: tuple[str, ...], shards: Path | None, out_dir: Path) -> Path:
+    """Return the shards that the earlier run of ``variants`` used, checked against ``shards`` if given.
+
+    Evaluating a model on other shards than it was ablated on would replace the recorded results with
+    figures from another test split, so a mismatch is an error.
+    """
+    recorded = {previous.get(name, {}).get("shards") for name in variants} - {None}
+    if len(recorded) > 1:
+        raise ValueError(
+            f"the variants in {out_dir / 'ablation.json'} were run on different shards: {recorded}"
+        )
+    if not recorded:
+        if shards is None:
+            raise ValueError(
+                f"{out_dir / 'ablation.json'} does not record the shards of {list(variants)}; pass --shards"
+            )
+        return shards
+    earlier = Path(recorded.pop())
+    if shards is not None and shards.resolve() != earlier:
+        raise ValueError(
+            f"--shards {shards} differs from {earlier}, the shards the earlier run in {out_dir} used; "
+            "evaluate into another --out folder to compare"
+        )
+    return earlier
 
 
 def _write_table(results: dict, path: Path) -> None:
@@ -170,7 +200,7 @@ def _write_table(results: dict, path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-@click.command()
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Folder for shards and runs."
 )
@@ -179,7 +209,7 @@ def _write_table(results: dict, path: Path) -> None:
     type=click.IntRange(min=1),
     default=600,
     show_default=True,
-    help="Synthetic patients (about 2.7 clips each).",
+    help="Synthetic patients (count, about 2.7 clips each) of the shards written when --shards is not given.",
 )
 @click.option(
     "--steps", type=click.IntRange(min=1), default=150, show_default=True, help="Optimizer steps per variant."
@@ -239,19 +269,26 @@ def main(
 ) -> None:
     """Run the loss ablation and print the results table."""
     setup_logging()
-    run_ablation(
-        out_dir,
-        subjects,
-        steps,
-        batch_size,
-        seed,
-        threads,
-        shards,
-        image_size,
-        variants or tuple(VARIANTS),
-        evaluate_only,
-        num_frames,
-    )
+    if out_dir.exists() and not out_dir.is_dir():
+        raise click.BadParameter(f"{out_dir} is a file, not a folder", param_hint="--out")
+    try:
+        run_ablation(
+            out_dir,
+            subjects,
+            steps,
+            batch_size,
+            seed,
+            threads,
+            shards,
+            image_size,
+            variants or tuple(VARIANTS),
+            evaluate_only,
+            num_frames,
+        )
+    except USER_INPUT_ERRORS as error:
+        if logging.getLogger("echovlm").isEnabledFor(logging.DEBUG):
+            raise
+        raise click.ClickException(user_error_message(error)) from error
     click.echo((out_dir / "ablation.md").read_text(encoding="utf-8"))
 
 

@@ -352,7 +352,8 @@ def train(shards_dir: Path, out_dir: Path, config_path: Path | None, no_resume: 
     type=click.IntRange(min=1),
     default=5000,
     show_default=True,
-    help="Maximum samples of the val (or train) split that fit the view probe.",
+    help="Maximum samples (count) read from the val split, or train when val is missing. They fit the view "
+    "and label probes and give the captions of the counterfactual zero-shot pairs.",
 )
 @click.option(
     "--device",
@@ -407,14 +408,18 @@ def evaluate(
 
     loader = LoaderConfig(batch_size=batch_size, num_workers=workers, num_frames=num_frames)
     metrics = run_evaluation(model_dir, shards_dir, out_dir, loader, probe_samples, device)
+
+    def number(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
     for name, key in (
         ("template prompts", "zero_shot"),
         ("counterfactual pairs", "zero_shot_counterfactual"),
     ):
         result = metrics[key]
         click.echo(
-            f"mean zero-shot AUC, {name}: every clip {result['mean_auc']}, view shows label "
-            f"{result['mean_auc_view']}, per study {result['mean_auc_study']}"
+            f"mean zero-shot AUC, {name}: every clip {number(result['mean_auc'])}, view shows label "
+            f"{number(result['mean_auc_view'])}, per study {number(result['mean_auc_study'])}"
         )
     click.echo(f"report: {out_dir / 'report.md'}")
 

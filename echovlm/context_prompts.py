@@ -10,8 +10,9 @@ patients are neither in train nor in test) that states label L, and its hard neg
 between present and absent, make a pair of texts that differ only in L. For each label and coarse view,
 the present class embedding is the normalised mean of the present sides of up to ``max_pairs`` such
 pairs, and the absent class embedding the mean of their absent sides. A test clip is scored against the
-pairs of its own view (the build's view label, known without any label of the image), or against the
-pairs of every view when its view has fewer than ``min_pairs``:
+pairs of its own view (the build's view label, known without any label of the image; clips without a
+coarse view form the group ``uncertain``), or against the pairs of every view when its view has fewer
+than ``min_pairs``:
 
     P(present | image i) = softmax(s * [u_i . p_{L,v}, u_i . a_{L,v}])[0]
 
@@ -19,6 +20,9 @@ Only text is used to build the classifier: which side of a pair states L present
 caption writer, not from any image. The method is therefore zero-shot with respect to images, like
 template prompts, but it needs a split of captions, so `echovlm zero-shot` on a single file keeps the
 template prompts.
+
+A label without any pair in the context split keeps the template prompts, and its AUC enters the
+mean like the others; the evaluation says per label which prompts it used.
 
 A pair needs the negative's own state (``state`` in the shard's negatives, captions contract 1.1.0).
 Shards without it still give polarity pairs, whose direction follows from the sample's label state.
@@ -38,6 +42,7 @@ import torch
 from echovlm.negatives import TO_ABSENT, TO_PRESENT, negative_kind
 
 POOLED_VIEW = "*"
+UNCERTAIN = "uncertain"
 DEFAULT_MAX_PAIRS = 32
 DEFAULT_MIN_PAIRS = 4
 
@@ -48,6 +53,15 @@ class CaptionPair:
 
     present: str
     absent: str
+
+
+def clip_view(meta: dict[str, Any]) -> str:
+    """Return the key that matches a clip to pairs: its coarse view, or ``uncertain`` when it has none.
+
+    Doppler and M-mode clips of a MIMIC build have no coarse view and carry study-level captions, so
+    they are matched to the pairs of other clips without a view, whose captions are study-level too.
+    """
+    return str(meta.get("view_coarse") or UNCERTAIN)
 
 
 def _negative_state(item: dict[str, Any], meta: dict[str, Any]) -> str | None:
@@ -68,7 +82,7 @@ def caption_pairs(
     """
     pairs: dict[str, dict[str, list[CaptionPair]]] = defaultdict(lambda: defaultdict(list))
     for caption, meta in zip(captions, metas, strict=True):
-        view = str(meta.get("view_coarse") or "uncertain")
+        view = clip_view(meta)
         labels = meta.get("labels") or {}
         for item in meta.get("negatives") or []:
             label, text = item.get("label"), item.get("text")

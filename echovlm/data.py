@@ -182,6 +182,31 @@ class SkipCounter:
         return dict(new)
 
 
+def metadata_problem(meta: Any) -> str | None:
+    """Return what is wrong with the types of a sample's JSON metadata, or None when it is usable.
+
+    The JSON must be an object; ``labels``, when present, an object of objects (label id to
+    ``{"state": ...}``); ``negatives``, when present, a list of objects.
+    """
+    if not isinstance(meta, dict):
+        return f"the JSON is a {type(meta).__name__}, not an object"
+    labels = meta.get("labels")
+    if labels is not None:
+        if not isinstance(labels, dict):
+            return f"'labels' is a {type(labels).__name__}, not an object"
+        for label, entry in labels.items():
+            if not isinstance(entry, dict):
+                return f"'labels'[{label!r}] is {entry!r}, not an object with a 'state'"
+    negatives = meta.get("negatives")
+    if negatives is not None:
+        if not isinstance(negatives, list):
+            return f"'negatives' is a {type(negatives).__name__}, not a list"
+        for index, item in enumerate(negatives):
+            if not isinstance(item, dict):
+                return f"'negatives'[{index}] is {item!r}, not an object with 'text', 'label' and 'flip'"
+    return None
+
+
 class SampleDecoder:
     """Decode one raw WebDataset sample into tensors and metadata, or return None to skip it."""
 
@@ -200,6 +225,7 @@ class SampleDecoder:
         self.max_negatives = max_negatives
         self.view_index = {name: index for index, name in enumerate(view_names or load_coarse_views())}
         self.train = train
+        self.warned_no_frames = False
 
     def __call__(self, raw: dict[str, Any]) -> dict[str, Any] | None:
         key = raw.get("__key__", "?")
@@ -211,6 +237,10 @@ class SampleDecoder:
             meta = json.loads(raw["json"].decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             self.counter.skip("invalid_json", f"{where}: {error}")
+            return None
+        problem = metadata_problem(meta)
+        if problem:
+            self.counter.skip("invalid_metadata", f"{where}: {problem}")
             return None
         where = f"subject_id {meta.get('subject_id')} study_id {meta.get('study_id')} {where}"
 
@@ -247,6 +277,15 @@ class SampleDecoder:
         }
 
     def _pixels(self, raw: dict[str, Any]) -> torch.Tensor:
+        if self.num_frames > 1 and "npy" not in raw and not self.warned_no_frames:
+            self.warned_no_frames = True
+            logger.warning(
+                "%d frames per clip were asked for, but sample %s in %s has no frame stack (KEY.npy): "
+                "such samples use their key frame only",
+                self.num_frames,
+                raw.get("__key__", "?"),
+                raw.get("__url__", "?"),
+            )
         if self.num_frames > 1 and "npy" in raw:
             frames = np.load(io.BytesIO(raw["npy"]), allow_pickle=False)
             if frames.ndim != 4 or frames.dtype != np.uint8 or len(frames) == 0:

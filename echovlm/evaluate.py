@@ -34,6 +34,7 @@ from echovlm.context_prompts import (
     POOLED_VIEW,
     build_classifier,
     caption_pairs,
+    clip_view,
     context_probabilities,
 )
 from echovlm.data import (
@@ -277,7 +278,7 @@ def counterfactual_zero_shot_auc(
     labels = list(load_prompts())
     pairs = caption_pairs(context.captions, context.meta)
     classifier = build_classifier(model, pairs, labels, max_pairs=max_pairs, min_pairs=min_pairs)
-    views = [meta.get("view_coarse") for meta in test.meta]
+    views = [clip_view(meta) for meta in test.meta]
     probabilities = zero_shot_probabilities(model, test.image, labels)
     probabilities.update(context_probabilities(model, classifier, test.image, views))
     result = zero_shot_auc(model, test, probabilities)
@@ -416,6 +417,20 @@ def negation_probe(embedded: Embedded) -> dict[str, Any]:
     }
 
 
+def _require_ids(embedded: Embedded, where: Path) -> None:
+    """Raise ShardError when a sample lacks the subject or study id that patient and study metrics need."""
+    for meta in embedded.meta:
+        missing = [key for key in ("subject_id", "study_id") if meta.get(key) is None]
+        if missing:
+            count = sum(
+                1 for item in embedded.meta if item.get("subject_id") is None or item.get("study_id") is None
+            )
+            raise ShardError(
+                f"{count} samples of {where} have no {' or '.join(missing)} in their JSON (e.g. clip_id "
+                f"{meta.get('clip_id')!r}); retrieval matches, per-study AUC and the patient split need both"
+            )
+
+
 def evaluate(
     model_dir: str | Path,
     shards_dir: str | Path,
@@ -426,9 +441,12 @@ def evaluate(
 ) -> dict[str, Any]:
     """Run every evaluation and write ``metrics.json``, ``report.md`` and plots to ``out_dir``."""
     shards_dir, out_dir = Path(shards_dir), Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"output folder {out_dir} is a file; pass a folder for the report")
     loader_config = loader_config or LoaderConfig(batch_size=64, num_workers=2)
     model = EchoVLM.from_pretrained(model_dir, device=device)
     test = embed_split(model, shards_dir, "test", loader_config, with_negatives=True)
+    _require_ids(test, shards_dir / "test")
     logger.info("embedded %d test samples from %s", len(test.meta), shards_dir / "test")
     try:
         probe_split = "val"
@@ -436,7 +454,10 @@ def evaluate(
     except TruncatedShardError:
         raise
     except ShardError as error:
-        logger.warning("fitting the view probe on the train split: %s", error)
+        logger.warning(
+            "using the train split for the view and label probes and the counterfactual caption pairs: %s",
+            error,
+        )
         probe_split = "train"
         probe_train = embed_split(model, shards_dir, "train", loader_config, max_samples=probe_samples)
 
@@ -455,6 +476,7 @@ def evaluate(
         "shards": str(shards_dir),
         "test_samples": len(test.meta),
         "test_subjects": len(test_subjects),
+        "subjects_also_in_probe_split": len(overlap),
         "skipped": test.skipped,
         "zero_shot": zero_shot_auc(model, test),
         "zero_shot_counterfactual": counterfactual_zero_shot_auc(model, test, probe_train)

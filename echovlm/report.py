@@ -61,6 +61,15 @@ def write_report(metrics: dict[str, Any], out_dir: Path) -> Path:
         f"Model `{metrics['model']}` on the test split of `{metrics['shards']}`: {metrics['test_samples']} "
         f"samples from {metrics['test_subjects']} held-out patients.",
         "",
+    ]
+    if metrics.get("subjects_also_in_probe_split"):
+        lines += [
+            f"**Warning:** {metrics['subjects_also_in_probe_split']} test patients also appear in the split "
+            "that fits the probes and gives the counterfactual pairs. The split is not patient-level, so "
+            "these metrics are optimistic.",
+            "",
+        ]
+    lines += [
         "## Zero-shot classification",
         "",
         "Mean AUC over labels with both classes in the test split, counted three ways:",

@@ -29,8 +29,12 @@ def read_middle_frame(path: Path) -> np.ndarray:
     DICOM stage; burned-in annotations stay in the image.
     """
     import pydicom
+    from pydicom.errors import InvalidDicomError
 
-    dataset = pydicom.dcmread(path)
+    try:
+        dataset = pydicom.dcmread(path)
+    except InvalidDicomError as error:
+        raise ValueError(f"{path}: not a readable DICOM file ({error})") from error
     if "PixelData" not in dataset:
         raise ValueError(f"{path}: DICOM file has no (7FE0,0010) Pixel Data")
     pixels = dataset.pixel_array

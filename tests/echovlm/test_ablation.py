@@ -39,6 +39,8 @@ def test_ablation_on_existing_shards(synthetic_shards: Path, tmp_path: Path) -> 
     table = (tmp_path / "ablation" / "ablation.md").read_text()
     assert "| clip+negation |" in table
 
+    # Without --shards, --evaluate-only uses the shards the run recorded.
+    assert results["clip"]["shards"] == str(synthetic_shards.resolve())
     again = run_ablation(
         tmp_path / "ablation",
         subjects=0,
@@ -46,12 +48,12 @@ def test_ablation_on_existing_shards(synthetic_shards: Path, tmp_path: Path) -> 
         batch_size=8,
         seed=0,
         threads=1,
-        shards=synthetic_shards,
         image_size=32,
         variants=("clip",),
         evaluate_only=True,
         num_frames=2,
     )
+    assert not (tmp_path / "ablation" / "shards").exists()
     # The same exported model gives the same metrics, and the training minutes are carried over.
     assert again["clip"]["mean_zero_shot_auc"] == results["clip"]["mean_zero_shot_auc"]
     assert again["clip"]["train_minutes"] == results["clip"]["train_minutes"]
@@ -85,3 +87,30 @@ def test_ablation_cli_rejects_bad_value(option: str, value: str, tmp_path: Path)
     assert result.exit_code == 2
     assert f"Invalid value for '{option}'" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_evaluate_only_refuses_other_shards(synthetic_shards: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ablation"
+    out.mkdir()
+    (out / "ablation.json").write_text(json.dumps({"clip": {"shards": str(tmp_path / "built")}}))
+    with pytest.raises(ValueError, match="differs from"):
+        run_ablation(out, 0, 1, 8, 0, 1, shards=synthetic_shards, variants=("clip",), evaluate_only=True)
+    # Nothing recorded and no --shards: no synthetic shards are made up for an evaluation.
+    (out / "ablation.json").write_text(json.dumps({}))
+    with pytest.raises(ValueError, match="pass --shards"):
+        run_ablation(out, 0, 1, 8, 0, 1, variants=("clip",), evaluate_only=True)
+    assert not (out / "shards").exists()
+
+
+def test_ablation_cli_short_help_and_one_line_errors(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from echovlm.ablation import main
+
+    assert "--num-frames" in CliRunner().invoke(main, ["-h"]).output
+    result = CliRunner().invoke(
+        main, ["--out", str(tmp_path / "out"), "--evaluate-only", "--variant", "clip"]
+    )
+    assert result.exit_code == 1
+    assert "does not record the shards" in result.output
+    assert "Traceback" not in result.output

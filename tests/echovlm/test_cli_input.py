@@ -338,3 +338,43 @@ def test_negation_balance_rejects_other_words(captured_train: list, tmp_path) ->
     assert result.exit_code == 2
     assert "'maybe'" in result.output
     assert captured_train == []
+
+
+def test_zero_shot_rejects_file_that_is_no_dicom(model_dir: Path, tmp_path: Path) -> None:
+    fake = tmp_path / "not_a_scan.dcm"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 200)
+    result = CliRunner().invoke(main, ["zero-shot", str(fake), "--model", str(model_dir)])
+    assert result.exit_code == 1
+    assert f"{fake}: not a readable DICOM file" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_evaluate_rejects_file_as_out(model_dir: Path, synthetic_shards: Path, tmp_path: Path) -> None:
+    out = tmp_path / "afile"
+    out.write_text("x")
+    arguments = ["evaluate", "--model", str(model_dir), "--shards", str(synthetic_shards), "--out", str(out)]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 1
+    assert f"output folder {out} is a file" in result.output
+
+
+def test_evaluate_rejects_samples_without_study_id(
+    model_dir: Path, sample_factory, shard_writer, tmp_path: Path
+) -> None:
+    samples = [sample_factory(f"test{i}", split="test") for i in range(3)]
+    del samples[1]["json"]["study_id"]
+    root = shard_writer(samples)
+    arguments = [
+        "evaluate",
+        "--model",
+        str(model_dir),
+        "--shards",
+        str(root),
+        "--out",
+        str(tmp_path / "eval"),
+    ]
+    result = CliRunner().invoke(main, [*arguments, "--workers", "0"])
+    assert result.exit_code == 1
+    assert "1 samples of" in result.output
+    assert "have no study_id in their JSON (e.g. clip_id 'test1')" in result.output
+    assert not (tmp_path / "eval").exists()

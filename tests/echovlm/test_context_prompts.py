@@ -14,6 +14,7 @@ from echovlm.context_prompts import (
     _stable_sample,
     build_classifier,
     caption_pairs,
+    clip_view,
     context_probabilities,
 )
 from echovlm.evaluate import Embedded, counterfactual_zero_shot_auc
@@ -92,6 +93,21 @@ class _TextModel:
 
 def _pairs(view: str, count: int, tag: str = "") -> list[CaptionPair]:
     return [CaptionPair(f"present {tag} {i}", f"absent {tag} {i}") for i in range(count)]
+
+
+def test_clips_without_view_share_the_uncertain_group() -> None:
+    metas = [
+        _meta(
+            "A4C",
+            {"mitral_regurgitation": "absent"},
+            [{"text": "MR present", "label": "mitral_regurgitation", "flip": "polarity", "state": "present"}],
+        )
+    ]
+    metas[0]["view_coarse"] = None
+    pairs = caption_pairs(["MR absent"], metas)
+    assert list(pairs["mitral_regurgitation"]) == ["uncertain"]
+    assert clip_view({"view_coarse": None}) == clip_view({}) == "uncertain"
+    assert clip_view({"view_coarse": "PLAX"}) == "PLAX"
 
 
 def test_view_with_enough_pairs_uses_its_own_classes() -> None:

@@ -150,6 +150,32 @@ def test_bad_samples_skipped_and_counted(sample_factory, shard_writer, tiny_conf
     assert skipped == {"missing_caption": 1, "missing_image": 1, "invalid_image": 1, "unknown_view": 1}
 
 
+def test_malformed_metadata_skipped_with_field(
+    sample_factory, shard_writer, tiny_config: EchoVLMConfig, caplog
+) -> None:
+    bad_label = sample_factory("badlabel")
+    bad_label["json"]["labels"]["mitral_regurgitation"] = None
+    labels_list = sample_factory("labelslist")
+    labels_list["json"]["labels"] = ["mitral_regurgitation"]
+    negative_text = sample_factory("negativetext")
+    negative_text["json"]["negatives"] = ["Severe mitral regurgitation."]
+    negatives_dict = sample_factory("negativesdict")
+    negatives_dict["json"]["negatives"] = {"text": "x"}
+    no_labels = sample_factory("nolabels")
+    del no_labels["json"]["labels"]
+    root = shard_writer(
+        [sample_factory("good"), bad_label, labels_list, negative_text, negatives_dict, no_labels]
+    )
+    with caplog.at_level("WARNING"):
+        batches = _loader(root, tiny_config, train=False)
+    keys = sorted(key for batch in batches for key in batch["keys"])
+    # A sample without labels is still usable for training; wrong types are not.
+    assert keys == ["good", "nolabels"]
+    assert sum(batch["skipped"].get("invalid_metadata", 0) for batch in batches) == 4
+    assert "'labels'['mitral_regurgitation'] is None" in caplog.text
+    assert "'negatives'[0] is 'Severe mitral regurgitation.'" in caplog.text
+
+
 def test_caption_falls_back_to_json(sample_factory, shard_writer, tiny_config: EchoVLMConfig) -> None:
     root = shard_writer([sample_factory("k1", txt=None)])
     batches = _loader(root, tiny_config, train=False)

@@ -136,6 +136,16 @@ def test_evaluate_command_writes_report(run_dir: Path, synthetic_shards: Path, t
     sources = {entry["prompt_source"] for entry in counterfactual["per_label"].values()}
     assert "counterfactual_pairs" in sources
     assert "With counterfactual caption pairs" in report
+    assert metrics["subjects_also_in_probe_split"] == 0
+    assert "not patient-level" not in report
+    assert metrics["label_probe"]["probe_split"] == "val"
+    # A split that is not patient-level is flagged in the report itself, not only on the console.
+    from echovlm.report import write_report
+
+    leaky = tmp_path / "leaky"
+    leaky.mkdir()
+    write_report(metrics | {"subjects_also_in_probe_split": 3}, leaky)
+    assert "3 test patients also appear" in (leaky / "report.md").read_text()
     assert metrics["retrieval"]["candidates"] == test_samples
     assert metrics["view_probe"]["probe_split"] == "val"
     assert metrics["negation_probe"]["pairs"] > 0
