@@ -450,7 +450,11 @@ def _resolve_device(device: str) -> str:
     "--labels", default="all", show_default=True, help="Comma-separated canonical label ids, or 'all'."
 )
 def zero_shot(image: Path, model_dir: Path, labels: str) -> None:
-    """Print P(present) per label for an image file or a DICOM file (its middle frame)."""
+    """Print P(present) per label for an image file or a DICOM file (its middle frame).
+
+    P(present) is the softmax over the label's present and absent template prompts at the model's
+    temperature: a score for ranking images, not a calibrated probability of disease.
+    """
     from echovlm.model import EchoVLM
     from echovlm.prompts import CANONICAL_LABELS
     from echovlm.zero_shot import predict_labels
