@@ -5,14 +5,15 @@ but the model is trained on whole captions of ten or more sentences. A short sen
 the text distribution the image embeddings were aligned to, so the present-absent difference of its
 embedding is a noisy direction.
 
-Counterfactual prompts stay inside that distribution. A caption of the context split (val, whose
-patients are neither in train nor in test) that states label L, and its hard negative that flips L
-between present and absent, make a pair of texts that differ only in L. For each label and coarse view,
-the present class embedding is the normalised mean of the present sides of up to ``max_pairs`` such
-pairs, and the absent class embedding the mean of their absent sides. A test clip is scored against the
-pairs of its own view (the build's view label, known without any label of the image; clips without a
-coarse view form the group ``uncertain``), or against the pairs of every view when its view has fewer
-than ``min_pairs``:
+Counterfactual prompts stay inside that distribution. They come from the context split: val, whose
+patients are neither in train nor in test. A caption there that states label L and its hard negative
+that flips L between present and absent make a pair of texts that differ only in L. For each label
+and coarse view, the present class embedding is the normalised mean of the present sides of up to
+``max_pairs`` such pairs, and the absent class embedding the mean of their absent sides.
+
+A test clip is scored against the pairs of its own view, which is the build's view label and needs
+no label of the image. Clips without a coarse view form the group ``uncertain``. A view with fewer
+than ``min_pairs`` pairs uses the pairs of every view:
 
     P(present | image i) = softmax(s * [u_i . p_{L,v}, u_i . a_{L,v}])[0]
 

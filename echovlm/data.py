@@ -280,8 +280,8 @@ class SampleDecoder:
         if self.num_frames > 1 and "npy" not in raw and not self.warned_no_frames:
             self.warned_no_frames = True
             logger.warning(
-                "%d frames per clip were asked for, but sample %s in %s has no frame stack (KEY.npy): "
-                "such samples use their key frame only",
+                "%d frames per clip were requested, but sample %s in %s has no frame stack (KEY.npy): "
+                "such samples use their key frame only; rebuild the shards with frames to use more",
                 self.num_frames,
                 raw.get("__key__", "?"),
                 raw.get("__url__", "?"),

@@ -272,8 +272,8 @@ def counterfactual_zero_shot_auc(
 ) -> dict[str, Any]:
     """Return :func:`zero_shot_auc` with class embeddings from counterfactual caption pairs of ``context``.
 
-    Labels without any pair in ``context`` keep the template prompts; ``prompt_source`` per label says
-    which was used and ``pairs`` how many pairs were pooled over views.
+    Labels without any pair in ``context`` keep the template prompts. Per label, ``prompt_source``
+    names the prompts used and ``pairs`` counts the pairs pooled over views.
     """
     labels = list(load_prompts())
     pairs = caption_pairs(context.captions, context.meta)

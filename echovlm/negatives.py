@@ -19,7 +19,7 @@ def negative_kind(item: dict[str, Any], meta: dict[str, Any]) -> str:
     if flip != "polarity":
         return flip
     if item.get("state") in ("present", "absent"):
-        # Captions contract 1.1.0 stores the state a negative states; older shards lack it.
+        # Captions contract 1.1.0 stores the state that a negative asserts. Older shards lack it.
         return TO_PRESENT if item["state"] == "present" else TO_ABSENT
     state = ((meta.get("labels") or {}).get(item.get("label")) or {}).get("state")
     if state == "present":

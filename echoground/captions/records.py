@@ -51,9 +51,8 @@ class LabelInput:
 class HardNegative:
     """A counterfactual caption with one fact flipped.
 
-    ``flip`` is "polarity" or "grade". ``state`` is the state ("present" or "absent") that the
-    counterfactual states for ``label``, so a reader can tell which side of the label each text takes
-    without parsing it.
+    ``flip`` is "polarity" or "grade". ``state`` is the label state ("present" or "absent") that the
+    counterfactual caption asserts for ``label``, so readers need not parse the text to find it.
     """
 
     text: str

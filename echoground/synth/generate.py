@@ -331,7 +331,7 @@ def _heart(study: Study) -> phantoms.Heart:
         truth = study.labels[label]
         return grade[truth.grade] if truth.state == PRESENT else 0
 
-    # Wall motion has no grade; the named wall is drawn only when the abnormality is present.
+    # Wall motion has no grade, so the named wall is drawn only when the abnormality is present.
     rwma_present = study.labels["regional_wall_motion_abnormality"].state == PRESENT
 
     return phantoms.Heart(

@@ -89,20 +89,20 @@ def test_ablation_cli_rejects_bad_value(option: str, value: str, tmp_path: Path)
     assert not (tmp_path / "out").exists()
 
 
-def test_evaluate_only_refuses_other_shards(synthetic_shards: Path, tmp_path: Path) -> None:
+def test_evaluate_only_rejects_other_shards(synthetic_shards: Path, tmp_path: Path) -> None:
     out = tmp_path / "ablation"
     out.mkdir()
     (out / "ablation.json").write_text(json.dumps({"clip": {"shards": str(tmp_path / "built")}}))
     with pytest.raises(ValueError, match="differs from"):
         run_ablation(out, 0, 1, 8, 0, 1, shards=synthetic_shards, variants=("clip",), evaluate_only=True)
-    # Nothing recorded and no --shards: no synthetic shards are made up for an evaluation.
+    # With nothing recorded and no --shards, the evaluation raises instead of writing synthetic shards.
     (out / "ablation.json").write_text(json.dumps({}))
     with pytest.raises(ValueError, match="pass --shards"):
         run_ablation(out, 0, 1, 8, 0, 1, variants=("clip",), evaluate_only=True)
     assert not (out / "shards").exists()
 
 
-def test_ablation_cli_short_help_and_one_line_errors(tmp_path: Path) -> None:
+def test_ablation_cli_help_and_errors(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from echovlm.ablation import main

@@ -340,7 +340,7 @@ def test_negation_balance_rejects_other_words(captured_train: list, tmp_path) ->
     assert captured_train == []
 
 
-def test_zero_shot_rejects_file_that_is_no_dicom(model_dir: Path, tmp_path: Path) -> None:
+def test_zero_shot_rejects_non_dicom(model_dir: Path, tmp_path: Path) -> None:
     fake = tmp_path / "not_a_scan.dcm"
     fake.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 200)
     result = CliRunner().invoke(main, ["zero-shot", str(fake), "--model", str(model_dir)])

@@ -28,7 +28,7 @@ def _meta(view: str, states: dict[str, str], negatives: list[dict]) -> dict:
     }
 
 
-def test_pairs_follow_the_state_each_side_states() -> None:
+def test_pairs_follow_stated_states() -> None:
     metas = [
         # MR present; its polarity flip denies it, its grade flip keeps it present (no pair).
         _meta(
