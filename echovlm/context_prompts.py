@@ -1,7 +1,7 @@
 """Zero-shot class embeddings from counterfactual caption pairs of a held-out split.
 
 The template prompts of :mod:`echovlm.prompts` are single sentences ("Moderate mitral regurgitation."),
-but the model is trained on whole captions of ten or more sentences. A short sentence lies outside
+but the model is trained on whole captions of several sentences. A short sentence lies outside
 the text distribution the image embeddings were aligned to, so the present-absent difference of its
 embedding is a noisy direction.
 
