@@ -132,15 +132,27 @@ def write_report(metrics: dict[str, Any], out_dir: Path) -> Path:
         f"Logistic regression on frozen image embeddings, fitted on the {probe.get('probe_split')} split: "
         f"accuracy **{_format(probe.get('accuracy'))}** on the test split.",
         "",
-        "## Label probe (supervised reference)",
-        "",
-        "One logistic regression per label on frozen image embeddings, fitted on the "
-        f"{label_probe.get('probe_split')} split. Mean AUC over every clip "
-        f"**{_format(label_probe.get('mean_auc'))}**, per study "
-        f"**{_format(label_probe.get('mean_auc_study'))}**. "
-        "A label scores higher here than zero-shot when the image embeddings hold it but the text side does "
-        "not yet point at it.",
-        "",
+    ]
+    if label_probe:
+        lines += [
+            "## Label probe (supervised reference)",
+            "",
+            "One logistic regression per label on frozen image embeddings, fitted on the "
+            f"{label_probe.get('probe_split')} split. Mean AUC over the labels with both classes in that "
+            f"split: every clip **{_format(label_probe.get('mean_auc'))}**, per study "
+            f"**{_format(label_probe.get('mean_auc_study'))}**. A label that scores higher here than "
+            "zero-shot is in the image embeddings, but the text side does not yet point at it.",
+            "",
+            "| label | probe AUC, all clips | probe AUC, per study | zero-shot AUC, per study |",
+            "|---|---|---|---|",
+        ]
+        for label, entry in label_probe["per_label"].items():
+            zero = zero_shot["per_label"].get(label, {}).get("auc_study")
+            lines.append(
+                f"| {label} | {_format(entry['auc'])} | {_format(entry['auc_study'])} | {_format(zero)} |"
+            )
+        lines.append("")
+    lines += [
         "## Negation probe",
         "",
         f"True caption scored above its counterfactual in {_format(negation['pair_accuracy'])} of "

@@ -146,6 +146,11 @@ def test_evaluate_command_writes_report(run_dir: Path, synthetic_shards: Path, t
     leaky.mkdir()
     write_report(metrics | {"subjects_also_in_probe_split": 3}, leaky)
     assert "3 test patients also appear" in (leaky / "report.md").read_text()
+    assert "| lv_dilation |" in report.split("## Label probe")[1]
+    # Metrics of an older evaluation have no label probe: its section is left out, not printed empty.
+    older = {key: value for key, value in metrics.items() if key != "label_probe"}
+    write_report(older, leaky)
+    assert "Label probe" not in (leaky / "report.md").read_text()
     assert metrics["retrieval"]["candidates"] == test_samples
     assert metrics["view_probe"]["probe_split"] == "val"
     assert metrics["negation_probe"]["pairs"] > 0
