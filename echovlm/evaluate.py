@@ -9,8 +9,8 @@ Metrics:
   a retrieved item counts as a match when it comes from the same study (study_id) as the query.
 - View classification: a logistic-regression probe on frozen image embeddings, fitted on the val split
   (or the train split when val is absent) and scored as accuracy on the test split.
-- Label probe: the same kind of probe per canonical label, scored as AUC; the supervised reference
-  for the zero-shot AUC.
+- Label probe: the same kind of probe per canonical label, fitted on the train split and scored as
+  AUC; the supervised reference for the zero-shot AUC.
 - Negation probe: the share of (test image, counterfactual) pairs where the image scores its true
   caption above the counterfactual, overall and per flip kind; also the share of images that beat all
   their counterfactuals.
@@ -461,14 +461,27 @@ def evaluate(
         probe_split = "train"
         probe_train = embed_split(model, shards_dir, "train", loader_config, max_samples=probe_samples)
 
+    # The label probe needs positives of every label, which a val split of a few patients rarely
+    # has, so it is fitted on the train split: a linear probe on frozen features, as in CLIP papers.
+    label_split, label_train = probe_split, probe_train
+    if probe_split != "train":
+        try:
+            label_train = embed_split(model, shards_dir, "train", loader_config, max_samples=probe_samples)
+            label_split = "train"
+        except TruncatedShardError:
+            raise
+        except ShardError as error:
+            logger.warning("fitting the label probe on the %s split: %s", probe_split, error)
+
     test_subjects = {meta.get("subject_id") for meta in test.meta}
-    overlap = test_subjects & {meta.get("subject_id") for meta in probe_train.meta}
+    fitted_on = probe_train.meta + (label_train.meta if label_train is not probe_train else [])
+    overlap = test_subjects & {meta.get("subject_id") for meta in fitted_on}
     if overlap:
         logger.warning(
-            "%d subjects appear in both the test and the %s split (e.g. subject_id %s): the split is not "
-            "patient-level, so the test metrics are optimistic",
+            "%d subjects appear in both the test split and a split that fits a probe (%s) (e.g. subject_id "
+            "%s): the split is not patient-level, so the test metrics are optimistic",
             len(overlap),
-            probe_split,
+            ", ".join(sorted({probe_split, label_split})),
             sorted(overlap)[0],
         )
     metrics = {
@@ -483,7 +496,7 @@ def evaluate(
         | {"context_split": probe_split},
         "retrieval": retrieval_recall(test),
         "view_probe": view_probe(probe_train, test) | {"probe_split": probe_split},
-        "label_probe": label_probe(probe_train, test) | {"probe_split": probe_split},
+        "label_probe": label_probe(label_train, test) | {"probe_split": label_split},
         "negation_probe": negation_probe(test),
     }
     out_dir.mkdir(parents=True, exist_ok=True)

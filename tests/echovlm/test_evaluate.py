@@ -138,7 +138,7 @@ def test_evaluate_command_writes_report(run_dir: Path, synthetic_shards: Path, t
     assert "With counterfactual caption pairs" in report
     assert metrics["subjects_also_in_probe_split"] == 0
     assert "not patient-level" not in report
-    assert metrics["label_probe"]["probe_split"] == "val"
+    assert metrics["label_probe"]["probe_split"] == "train"
     # A split that is not patient-level is flagged in the report itself, not only on the console.
     from echovlm.report import write_report
 
