@@ -10,7 +10,7 @@ Metrics:
 - View classification: a logistic-regression probe on frozen image embeddings, fitted on the val split
   (or the train split when val is absent) and scored as accuracy on the test split.
 - Label probe: the same kind of probe per canonical label, fitted on the train split and scored as
-  AUC; the supervised reference for the zero-shot AUC.
+  AUC. It is the supervised reference for the zero-shot AUC.
 - Negation probe: the share of (test image, counterfactual) pairs where the image scores its true
   caption above the counterfactual, overall and per flip kind; also the share of images that beat all
   their counterfactuals.
@@ -269,17 +269,21 @@ def counterfactual_zero_shot_auc(
     context: Embedded,
     max_pairs: int = DEFAULT_MAX_PAIRS,
     min_pairs: int = DEFAULT_MIN_PAIRS,
+    template_probabilities: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Return :func:`zero_shot_auc` with class embeddings from counterfactual caption pairs of ``context``.
 
-    Labels without any pair in ``context`` keep the template prompts. Per label, ``prompt_source``
-    names the prompts used and ``pairs`` counts the pairs pooled over views.
+    Labels without any pair in ``context`` keep the template prompts, whose probabilities the caller
+    may pass as ``template_probabilities`` when it has them. Per label, ``prompt_source`` names the
+    prompts used and ``pairs`` counts the pairs pooled over views.
     """
     labels = list(load_prompts())
     pairs = caption_pairs(context.captions, context.meta)
     classifier = build_classifier(model, pairs, labels, max_pairs=max_pairs, min_pairs=min_pairs)
     views = [clip_view(meta) for meta in test.meta]
-    probabilities = zero_shot_probabilities(model, test.image, labels)
+    if template_probabilities is None:
+        template_probabilities = zero_shot_probabilities(model, test.image, labels)
+    probabilities = dict(template_probabilities)
     probabilities.update(context_probabilities(model, classifier, test.image, views))
     result = zero_shot_auc(model, test, probabilities)
     for label, entry in result["per_label"].items():
@@ -341,7 +345,7 @@ def _label_targets(embedded: Embedded, label: str) -> tuple[np.ndarray, np.ndarr
 
 
 def label_probe(train: Embedded, test: Embedded, seed: int = 0) -> dict[str, Any]:
-    """Fit one logistic regression per label on ``train`` image embeddings; return test AUC per label.
+    """Fit one logistic regression per label on ``train`` image embeddings and return test AUC per label.
 
     The supervised reference for zero-shot classification: it shows how much of each label the image
     embeddings hold, whether or not the text side has learnt to point at it. Scored like zero-shot,
@@ -462,7 +466,7 @@ def evaluate(
         probe_train = embed_split(model, shards_dir, "train", loader_config, max_samples=probe_samples)
 
     # The label probe needs positives of every label, which a val split of a few patients rarely
-    # has, so it is fitted on the train split: a linear probe on frozen features, as in CLIP papers.
+    # has, so it is fitted on the train split, whose patients are kept out of test like val's.
     label_split, label_train = probe_split, probe_train
     if probe_split != "train":
         try:
@@ -484,6 +488,7 @@ def evaluate(
             ", ".join(sorted({probe_split, label_split})),
             sorted(overlap)[0],
         )
+    templates = zero_shot_probabilities(model, test.image, list(load_prompts()))
     metrics = {
         "model": str(model_dir),
         "shards": str(shards_dir),
@@ -491,8 +496,10 @@ def evaluate(
         "test_subjects": len(test_subjects),
         "subjects_also_in_probe_split": len(overlap),
         "skipped": test.skipped,
-        "zero_shot": zero_shot_auc(model, test),
-        "zero_shot_counterfactual": counterfactual_zero_shot_auc(model, test, probe_train)
+        "zero_shot": zero_shot_auc(model, test, templates),
+        "zero_shot_counterfactual": counterfactual_zero_shot_auc(
+            model, test, probe_train, template_probabilities=templates
+        )
         | {"context_split": probe_split},
         "retrieval": retrieval_recall(test),
         "view_probe": view_probe(probe_train, test) | {"probe_split": probe_split},
