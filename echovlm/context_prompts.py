@@ -23,7 +23,7 @@ template prompts, but it needs a split of captions, so `echovlm zero-shot` on a 
 template prompts.
 
 A label without any pair in the context split keeps the template prompts, and its AUC enters the
-mean like the others; the evaluation says per label which prompts it used.
+mean like the others. The evaluation records per label which prompts it used.
 
 A pair needs the negative's own state (``state`` in the shard's negatives, captions contract 1.1.0).
 Shards without it still give polarity pairs, whose direction follows from the sample's label state.
@@ -143,7 +143,7 @@ def build_classifier(
 ) -> ContextClassifier:
     """Embed up to ``max_pairs`` pairs per label and view, and per label over all views.
 
-    Labels without any pair are left out; the caller falls back to template prompts for them.
+    Labels without any pair are left out, and the caller falls back to template prompts for them.
     """
     classes: dict[str, dict[str, torch.Tensor]] = {}
     counts: dict[str, dict[str, int]] = {}

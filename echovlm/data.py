@@ -185,8 +185,8 @@ class SkipCounter:
 def metadata_problem(meta: Any) -> str | None:
     """Return what is wrong with the types of a sample's JSON metadata, or None when it is usable.
 
-    The JSON must be an object; ``labels``, when present, an object of objects (label id to
-    ``{"state": ...}``); ``negatives``, when present, a list of objects.
+    The JSON must be an object. ``labels``, when present, must map label ids to objects such as
+    ``{"state": ...}``, and ``negatives``, when present, must be a list of objects.
     """
     if not isinstance(meta, dict):
         return f"the JSON is a {type(meta).__name__}, not an object"

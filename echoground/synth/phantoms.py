@@ -118,7 +118,7 @@ RV_RADIAL_SHORTENING_PER_CM = 0.08
 # Regional wall motion abnormality: a scar this thin (cm), at most 0.6 of the thinner drawn LV wall.
 SCAR_THICKNESS_CM = 0.45
 RWMA_WALLS = ("inferior", "anterior", "inferolateral", "anteroseptal", "apical")
-# Where each wall's scar is drawn, per view, as a range of the parametric angle t (degrees) of the LV
+# Scar span of each wall per view: a range of the parametric angle t (degrees) of the LV
 # ellipse, whose points are (a cos t, b sin t) in the LV frame. There +u runs along the long axis (to
 # the base in PLAX, to the apex in apical views, to the right in PSAX) and -v points to the septum, so
 # the LV line crosses the walls at t = -90 and t = 90 and every range keeps clear of it. PSAX follows
